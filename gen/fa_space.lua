@@ -1,0 +1,96 @@
+-- fa_space.lua: the variant space as data, and the constraints on it.
+-- Every kernel fa can build is one point of this space; its canonical key
+-- (fa_gen.lua) names it everywhere: source file, caches, database, tests, logs.
+
+local S = {}
+
+-- Kernel families. Each names its template and the GPUs it runs on.
+S.families = {
+  sm80 = { template = "fwd_sm80.cu", dir = "fwd", min_arch = 80 },
+}
+
+S.head_dims = { 64, 128, 256 }
+S.dtypes = { "bf16", "fp16" }
+-- Mask/score features compiled in, in key order. Causal, windows, seqlens
+-- and LSE are run-time arguments: they only set loop bounds and the few
+-- boundary tiles that need a per-element mask, so compiling them out saves
+-- nothing; positions, segments and softcap cost per-element work.
+S.features = { "pos", "seg", "softcap" }
+
+-- Shared memory a CTA may use, by compute capability (bytes, opt-in maximum).
+S.smem_limit = { [80] = 166912, [86] = 101376, [87] = 166912, [89] = 101376, [90] = 232448 }
+S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
+-- Register budget per thread: accumulators (O: d/2, S: BN/2 per 16-row block)
+-- plus about 40 for fragments, addresses and row state. Measured with ptxas
+-- for sm_90a (2026-11-25): d128 with two row blocks per warp (BM128 w4) spilled
+-- 56-72 bytes at 255 registers; d256 BN64 with one block used 254, no spill.
+S.REG_OVERHEAD = 40
+S.REG_BUDGET = 208
+
+-- Tile shapes {BM, BN, warps} tried per head_dim. BM/(16*warps) query blocks
+-- per warp. Chosen to keep accumulators within registers (see check()).
+S.tiles = {
+  [64]  = { {128, 64, 4}, {128, 128, 8}, {64, 64, 4}, {128, 64, 8} },
+  [128] = { {128, 64, 8}, {64, 64, 4}, {128, 128, 8}, {128, 32, 8} },
+  [256] = { {64, 64, 4}, {64, 32, 4}, {128, 64, 8}, {128, 32, 8} },
+}
+
+-- The default space: what fa-tune compiles, verifies and tunes. Rows are
+-- crossed (every d x dtype x tile x g x feature set). GQA packing g > 1 is
+-- for the short-query, many-heads-per-kv shapes of workloads.md (d256 MQA).
+S.default = {
+  { d = { 64, 128, 256 }, dtype = { "bf16", "fp16" }, g = { 1 }, feats = { {} } },
+  { d = { 64, 128, 256 }, dtype = { "bf16" }, g = { 1 }, feats = { { "softcap" }, { "pos", "seg" } } },
+  { d = { 256 }, dtype = { "bf16" }, g = { 2, 4, 8 }, feats = { {}, { "pos", "seg" } } },
+  { d = { 128, 256 }, dtype = { "bf16" }, g = { 2 }, feats = { { "softcap" } } },
+}
+
+local function has(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+S.has = has
+
+function S.smem_bytes(v)
+  local esz = 2
+  local tok = v.pos or v.seg
+  return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and S.TABLE_MAX * 16 or 0)
+end
+
+function S.threads(v) return v.warps * 32 end
+
+-- Returns true, or false and the reason, for a variant on compute capability arch.
+function S.check(v, arch)
+  local fam = S.families[v.family]
+  if not fam then return false, ("unknown family '%s'"):format(tostring(v.family)) end
+  if v.dir ~= fam.dir then return false, ("family %s has no '%s' kernels"):format(v.family, v.dir) end
+  if not has(S.head_dims, v.d) then return false, ("head_dim %d not in {64,128,256}"):format(v.d) end
+  if not has(S.dtypes, v.dtype) then return false, ("dtype '%s' not in {bf16,fp16}"):format(v.dtype) end
+  if v.warps ~= 4 and v.warps ~= 8 then return false, ("warps %d not in {4,8}"):format(v.warps) end
+  if v.bm % (16 * v.warps) ~= 0 then
+    return false, ("BM %d is not a multiple of 16 rows x %d warps"):format(v.bm, v.warps)
+  end
+  local mr = v.bm // (16 * v.warps)
+  if mr > 2 then return false, ("BM %d gives %d row blocks per warp (max 2)"):format(v.bm, mr) end
+  if not has({ 32, 64, 128 }, v.bn) then return false, ("BN %d not in {32,64,128}"):format(v.bn) end
+  if v.stages ~= 2 then return false, ("stages %d: only 2 is built"):format(v.stages) end
+  if v.g < 1 or v.g > 16 or v.bm % v.g ~= 0 then
+    return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
+  end
+  local regs = mr * (v.d // 2 + v.bn // 2 + S.REG_OVERHEAD)
+  if regs > S.REG_BUDGET then
+    return false, ("needs about %d registers per thread (O %d + S %d + %d per row block), over %d: it would spill")
+        :format(regs, mr * v.d // 2, mr * v.bn // 2, S.REG_OVERHEAD, S.REG_BUDGET)
+  end
+  if arch then
+    if arch < fam.min_arch then return false, ("family %s needs sm_%d+"):format(v.family, fam.min_arch) end
+    local lim = S.smem_limit[arch] or S.smem_limit[80]
+    local need = S.smem_bytes(v)
+    if need > lim then
+      return false, ("needs %d bytes of shared memory, sm_%d allows %d"):format(need, arch, lim)
+    end
+  end
+  return true
+end
+
+return S

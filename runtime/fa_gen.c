@@ -1,0 +1,265 @@
+/*
+** fa_gen.c -- runs the embedded Lua generator. Only the base, string, table
+** and math libraries are opened: the generator has no file or OS access and
+** gets its templates through fa_template(name).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include "fa_embed.h"
+#include "fa_gen.h"
+#include "fa_int.h"
+
+struct fa_gen {
+  lua_State *L;
+};
+
+static const fa_embedded_file *embedded_find(const char *name) {
+  for (const fa_embedded_file *f = fa_embedded; f->name; ++f)
+    if (strcmp(f->name, name) == 0) return f;
+  return NULL;
+}
+
+static int l_template(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const fa_embedded_file *f = embedded_find(name);
+  if (!f) return luaL_error(L, "no embedded template '%s'", name);
+  lua_pushlstring(L, f->text, f->size);
+  return 1;
+}
+
+/* package.preload[mod] = loader of the embedded mod.lua */
+static int l_preload(lua_State *L) {
+  const char *file = lua_tostring(L, lua_upvalueindex(1));
+  const fa_embedded_file *f = embedded_find(file);
+  if (!f) return luaL_error(L, "no embedded file '%s'", file);
+  if (luaL_loadbuffer(L, f->text, f->size, file) != LUA_OK) return lua_error(L);
+  lua_call(L, 0, 1);
+  return 1;
+}
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction fn) {
+  luaL_requiref(L, name, fn, 1);
+  lua_pop(L, 1);
+}
+
+fa_status fa_gen_open(fa_context *ctx, fa_gen **out) {
+  if (!out) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_open: out is NULL");
+  *out = NULL;
+  fa_gen *g = calloc(1, sizeof *g);
+  if (!g) return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "generator state");
+  lua_State *L = luaL_newstate();
+  if (!L) { free(g); return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "Lua state"); }
+  open_lib(L, "_G", luaopen_base);
+  open_lib(L, LUA_LOADLIBNAME, luaopen_package);
+  open_lib(L, LUA_STRLIBNAME, luaopen_string);
+  open_lib(L, LUA_TABLIBNAME, luaopen_table);
+  open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+  /* No printing, no loading of outside code. */
+  lua_pushnil(L); lua_setglobal(L, "print");
+  lua_pushnil(L); lua_setglobal(L, "dofile");
+  lua_pushnil(L); lua_setglobal(L, "loadfile");
+  lua_pushcfunction(L, l_template);
+  lua_setglobal(L, "fa_template");
+  /* Embedded modules replace every searcher. */
+  lua_getglobal(L, "package");
+  lua_newtable(L);
+  lua_setfield(L, -2, "searchers");
+  lua_getfield(L, -1, "preload");
+  for (const fa_embedded_file *f = fa_embedded; f->name; ++f) {
+    size_t n = strlen(f->name);
+    if (n < 5 || strcmp(f->name + n - 4, ".lua") != 0) continue;
+    lua_pushlstring(L, f->name, n - 4);
+    lua_pushstring(L, f->name);
+    lua_pushcclosure(L, l_preload, 1);
+    lua_settable(L, -3);
+  }
+  lua_pop(L, 2);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "fa_gen");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    fa_status s = fa_err(ctx, FA_ERR_GENERATOR, "loading gen/fa_gen.lua: %s", lua_tostring(L, -1));
+    lua_close(L);
+    free(g);
+    return s;
+  }
+  lua_setglobal(L, "FA_GEN");
+  g->L = L;
+  *out = g;
+  return FA_OK;
+}
+
+void fa_gen_close(fa_gen *g) {
+  if (!g) return;
+  if (g->L) lua_close(g->L);
+  free(g);
+}
+
+/* Pushes FA_GEN[fn] and returns the stack top before it, for restoring. */
+static int push_fn(lua_State *L, const char *fn) {
+  int top = lua_gettop(L);
+  lua_getglobal(L, "FA_GEN");
+  lua_getfield(L, -1, fn);
+  lua_remove(L, -2);
+  return top;
+}
+
+/* Calls with nargs pushed; on a Lua error reports FA_ERR_GENERATOR. */
+static fa_status call(fa_context *ctx, lua_State *L, const char *fn, int nargs, int nres) {
+  if (lua_pcall(L, nargs, nres, 0) != LUA_OK)
+    return fa_err(ctx, FA_ERR_GENERATOR, "generator %s: %s", fn, lua_tostring(L, -1));
+  return FA_OK;
+}
+
+fa_status fa_gen_emit(fa_context *ctx, fa_gen *g, const char *key, char **src) {
+  if (!g || !key || !src) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_emit: NULL argument");
+  lua_State *L = g->L;
+  int top = push_fn(L, "emit");
+  lua_pushstring(L, key);
+  fa_status s = call(ctx, L, "emit", 1, 2);
+  if (s == FA_OK) {
+    size_t n;
+    const char *text = lua_tolstring(L, -2, &n);
+    if (!text) {
+      s = fa_err(ctx, FA_ERR_VARIANT, "%s", lua_tostring(L, -1));
+    } else if (!(*src = malloc(n + 1))) {
+      s = fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "source of %s", key);
+    } else {
+      memcpy(*src, text, n + 1);
+    }
+  }
+  lua_settop(L, top);
+  return s;
+}
+
+void fa_gen_free_list(char **keys, int count) {
+  if (!keys) return;
+  for (int i = 0; i < count; ++i) free(keys[i]);
+  free(keys);
+}
+
+fa_status fa_gen_list(fa_context *ctx, fa_gen *g, const char *filter, int arch, char ***keys,
+                      int *count) {
+  if (!g || !keys || !count) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_list: NULL argument");
+  *keys = NULL;
+  *count = 0;
+  lua_State *L = g->L;
+  int top = push_fn(L, "list");
+  lua_pushstring(L, filter ? filter : "");
+  if (arch > 0) lua_pushinteger(L, arch); else lua_pushnil(L);
+  fa_status s = call(ctx, L, "list", 2, 1);
+  if (s == FA_OK) {
+    int n = (int)luaL_len(L, -1);
+    char **out = calloc((size_t)n + 1, sizeof *out);
+    if (!out) s = fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "key list");
+    for (int i = 0; s == FA_OK && i < n; ++i) {
+      lua_rawgeti(L, -1, i + 1);
+      out[i] = strdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
+      if (!out[i]) s = fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "key list");
+    }
+    if (s == FA_OK) { *keys = out; *count = n; }
+    else fa_gen_free_list(out, n);
+  }
+  lua_settop(L, top);
+  return s;
+}
+
+static int get_int(lua_State *L, int idx, const char *field) {
+  lua_getfield(L, idx, field);
+  int v = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+fa_status fa_gen_launch(fa_context *ctx, fa_gen *g, const char *key, int arch, fa_launch_info *out) {
+  if (!g || !key || !out) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_launch: NULL argument");
+  lua_State *L = g->L;
+  int top = push_fn(L, "launch");
+  lua_pushstring(L, key);
+  if (arch > 0) lua_pushinteger(L, arch); else lua_pushnil(L);
+  fa_status s = call(ctx, L, "launch", 2, 2);
+  if (s == FA_OK && !lua_istable(L, -2)) {
+    s = fa_err(ctx, FA_ERR_VARIANT, "%s", lua_tostring(L, -1));
+  } else if (s == FA_OK) {
+    memset(out, 0, sizeof *out);
+    out->threads = get_int(L, -2, "threads");
+    out->smem = get_int(L, -2, "smem");
+    out->bm = get_int(L, -2, "bm");
+    out->bn = get_int(L, -2, "bn");
+    out->g = get_int(L, -2, "g");
+    out->d = get_int(L, -2, "d");
+    out->pos = get_int(L, -2, "pos");
+    out->seg = get_int(L, -2, "seg");
+    out->softcap = get_int(L, -2, "softcap");
+    lua_getfield(L, -2, "dtype");
+    strncpy(out->dtype, lua_tostring(L, -1) ? lua_tostring(L, -1) : "", sizeof out->dtype - 1);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  return s;
+}
+
+static void push_problem(lua_State *L, const fa_gen_problem *pr) {
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, pr->d); lua_setfield(L, -2, "d");
+  lua_pushstring(L, pr->dtype); lua_setfield(L, -2, "dtype");
+  lua_pushinteger(L, pr->group); lua_setfield(L, -2, "group");
+  lua_pushinteger(L, pr->tq); lua_setfield(L, -2, "tq");
+  lua_pushinteger(L, pr->tk); lua_setfield(L, -2, "tk");
+  lua_pushboolean(L, pr->pos); lua_setfield(L, -2, "pos");
+  lua_pushboolean(L, pr->seg); lua_setfield(L, -2, "seg");
+  lua_pushboolean(L, pr->softcap); lua_setfield(L, -2, "softcap");
+}
+
+fa_status fa_gen_fits(fa_context *ctx, fa_gen *g, const char *key, const fa_gen_problem *pr, int arch) {
+  if (!g || !key || !pr) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_fits: NULL argument");
+  lua_State *L = g->L;
+  int top = push_fn(L, "fits");
+  lua_pushstring(L, key);
+  push_problem(L, pr);
+  if (arch > 0) lua_pushinteger(L, arch); else lua_pushnil(L);
+  fa_status s = call(ctx, L, "fits", 3, 2);
+  if (s == FA_OK && !lua_toboolean(L, -2))
+    s = fa_err(ctx, FA_ERR_VARIANT, "variant %s cannot serve this problem: %s", key, lua_tostring(L, -1));
+  lua_settop(L, top);
+  return s;
+}
+
+fa_status fa_gen_choose(fa_context *ctx, fa_gen *g, const fa_gen_problem *pr, int arch, char *key,
+                        size_t key_size, char *why, size_t why_size) {
+  if (!g || !pr || !key) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_choose: NULL argument");
+  lua_State *L = g->L;
+  int top = push_fn(L, "choose");
+  push_problem(L, pr);
+  if (arch > 0) lua_pushinteger(L, arch); else lua_pushnil(L);
+  fa_status s = call(ctx, L, "choose", 2, 2);
+  if (s == FA_OK && !lua_isstring(L, -2)) {
+    s = fa_err(ctx, FA_ERR_VARIANT, "%s", lua_tostring(L, -1));
+  } else if (s == FA_OK) {
+    snprintf(key, key_size, "%s", lua_tostring(L, -2));
+    if (why && why_size) snprintf(why, why_size, "%s", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+  return s;
+}
+
+fa_status fa_gen_check_key(fa_context *ctx, fa_gen *g, const char *key, int arch) {
+  fa_launch_info info;
+  return fa_gen_launch(ctx, g, key, arch, &info);
+}
+
+void fa_gen_problem_from(const fa_problem *p, fa_gen_problem *out) {
+  memset(out, 0, sizeof *out);
+  out->d = p->head_dim;
+  out->dtype = fa_dtype_name(p->dtype);
+  out->group = p->heads_kv > 0 ? p->heads_q / p->heads_kv : 1;
+  out->tq = p->seqlen_q;
+  out->tk = p->seqlen_k;
+  out->pos = (p->features & FA_FEAT_POSITIONS) != 0;
+  out->seg = (p->features & FA_FEAT_SEGMENTS) != 0;
+  out->softcap = p->softcap > 0.f;
+}

@@ -1,0 +1,23 @@
+/*
+** fa_kparams.h -- kernel parameter blocks, mirrored field for field by the
+** Params structs in templates/ (each side checks the size).
+*/
+#ifndef FA_KPARAMS_H
+#define FA_KPARAMS_H
+
+#include <stdint.h>
+
+typedef struct fa_fwd_kparams {
+  uint64_t q, k, v, o, lse;
+  uint64_t q_pos, k_pos, q_seg, k_seg, seqlens_q, seqlens_k;
+  int64_t q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh;
+  int32_t B, Tq, Tk, Hq, Hkv, causal, window_left, window_right;
+  float scale_log2; /* scale * log2(e) */
+  float cap_inv;    /* scale / softcap */
+  float cap_log2;   /* softcap * log2(e) */
+  int32_t pad_;
+} fa_fwd_kparams;
+
+_Static_assert(sizeof(fa_fwd_kparams) == 232, "must match templates/fwd_sm80.cu Params");
+
+#endif

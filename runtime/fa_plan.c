@@ -1,0 +1,84 @@
+/*
+** fa_plan.c -- plans: a validated problem with its chosen, loaded kernel.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fa_db.h"
+#include "fa_kernel.h"
+#include "fa_plan.h"
+
+/* Picks the forward variant: forced, tuned, else heuristic. */
+static fa_status choose(fa_context *ctx, const fa_problem *p, const fa_plan_options *opt,
+                        char *key, size_t key_size, char *why, size_t why_size) {
+  fa_gen *gen;
+  fa_status s = fa_ctx_gen_lock(ctx, &gen);
+  if (s != FA_OK) return s;
+  fa_gen_problem pr;
+  fa_gen_problem_from(p, &pr);
+  if (opt && opt->variant) {
+    s = fa_gen_fits(ctx, gen, opt->variant, &pr, ctx->arch);
+    if (s == FA_OK) {
+      snprintf(key, key_size, "%s", opt->variant);
+      snprintf(why, why_size, "forced by fa_plan_options.variant");
+    }
+  } else if (fa_db_lookup(ctx->db, ctx->device_name, &pr, p, key, key_size, why, why_size) &&
+             fa_gen_fits(ctx, gen, key, &pr, ctx->arch) == FA_OK) {
+    s = FA_OK;
+  } else {
+    s = fa_gen_choose(ctx, gen, &pr, ctx->arch, key, key_size, why, why_size);
+  }
+  fa_ctx_gen_unlock(ctx);
+  return s;
+}
+
+fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_options *opt,
+                         fa_plan **out) {
+  if (!out) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_plan_create: out is NULL");
+  *out = NULL;
+  if (!ctx) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_plan_create: ctx is NULL");
+  if (opt && opt->struct_size != sizeof *opt)
+    return fa_err(ctx, FA_ERR_STRUCT_SIZE, "fa_plan_options.struct_size is %zu, expected %zu",
+                  opt->struct_size, sizeof *opt);
+  fa_status s = fa_problem_check(ctx, p);
+  if (s != FA_OK) return s;
+  fa_plan *plan = calloc(1, sizeof *plan);
+  if (!plan) return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "plan");
+  plan->ctx = ctx;
+  plan->problem = *p;
+  char why[512] = "";
+  s = choose(ctx, p, opt, plan->key, sizeof plan->key, why, sizeof why);
+  if (s == FA_OK) s = fa_kernel_get(ctx, plan->key, &plan->fwd);
+  if (s != FA_OK) {
+    free(plan);
+    return s;
+  }
+  const fa_launch_info *li = &plan->fwd->info;
+  plan->grid[0] = (p->seqlen_q * li->g + li->bm - 1) / li->bm;
+  plan->grid[1] = p->heads_q / li->g;
+  plan->grid[2] = p->batch;
+  if (plan->grid[1] > 65535 || plan->grid[2] > 65535) {
+    s = fa_err(ctx, FA_ERR_UNSUPPORTED, "grid %d x %d x %d exceeds the launch limits (heads, batch <= 65535)",
+               plan->grid[0], plan->grid[1], plan->grid[2]);
+    free(plan);
+    return s;
+  }
+  snprintf(plan->describe, sizeof plan->describe, "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem",
+           plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2],
+           li->threads, li->smem);
+  *out = plan;
+  return FA_OK;
+}
+
+void fa_plan_destroy(fa_plan *plan) { free(plan); }
+
+const char *fa_plan_describe(const fa_plan *plan) { return plan ? plan->describe : "no plan"; }
+
+const char *fa_plan_variant(const fa_plan *plan) { return plan ? plan->key : ""; }
+
+fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes, size_t *bwd_bytes) {
+  if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_plan_workspace: plan is NULL");
+  if (fwd_bytes) *fwd_bytes = 0;
+  if (bwd_bytes) *bwd_bytes = 0;
+  return FA_OK;
+}

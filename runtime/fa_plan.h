@@ -1,0 +1,16 @@
+/* fa_plan.h -- the plan structure (internal). */
+#ifndef FA_PLAN_H
+#define FA_PLAN_H
+
+#include "fa_kernel.h"
+
+struct fa_plan {
+  fa_context *ctx;
+  fa_problem problem;
+  char key[160];
+  fa_kernel *fwd;      /* owned by the context's cache */
+  int grid[3];
+  char describe[1024];
+};
+
+#endif

@@ -1,0 +1,430 @@
+// Template: flash-attention forward for sm_80 and later (the "sm80" family).
+// mma.sync m16n8k16 with fp32 accumulation, ldmatrix, a two-stage cp.async
+// K/V pipeline, online softmax in exp2 with the scale folded in.
+// Slots, written as a dollar sign and a name in braces, are filled by gen/fa_gen.lua;
+// the logic stays there, the CUDA text stays here. Needs no CUDA headers.
+
+constexpr int D = ${D};            // head_dim
+constexpr int BM = ${BM};          // query rows per CTA (after GQA packing)
+constexpr int BN = ${BN};          // keys per tile
+constexpr int WARPS = ${WARPS};
+constexpr int STAGES = ${STAGES};  // K/V buffers in shared memory
+constexpr int G = ${G};            // query heads packed into one tile's rows
+constexpr bool IS_BF16 = ${IS_BF16};
+constexpr bool HAS_POS = ${HAS_POS};
+constexpr bool HAS_SEG = ${HAS_SEG};
+constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
+constexpr int TABLE_MAX = ${TABLE_MAX}; // key tiles whose pos/seg bounds are kept in smem
+
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef long long i64;
+typedef unsigned long long u64;
+
+constexpr int NT = WARPS * 32;
+constexpr int MR = BM / (WARPS * 16);  // 16-row mma blocks per warp
+constexpr int DC = D / 8;              // 16-byte chunks per row
+constexpr bool HAS_TOK = HAS_POS || HAS_SEG;
+constexpr float LOG2E = 1.4426950408889634f;
+constexpr float LN2 = 0.6931471805599453f;
+#define NEG_INF (-__int_as_float(0x7f800000))
+static_assert(BM % (WARPS * 16) == 0, "rows per warp must be a multiple of 16");
+static_assert(BN % 16 == 0 && D % 16 == 0 && DC >= 8, "tile shape");
+
+// Mirrors struct fa_fwd_kparams in runtime/fa_kparams.h, field for field.
+struct Params {
+  const u16 *q, *k, *v;
+  u16 *o;
+  float *lse;
+  const int *q_pos, *k_pos, *q_seg, *k_seg, *seqlens_q, *seqlens_k;
+  i64 q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh;
+  int B, Tq, Tk, Hq, Hkv, causal, window_left, window_right;
+  float scale_log2;   // scale * log2(e), without softcap
+  float cap_inv;      // scale / softcap
+  float cap_log2;     // softcap * log2(e)
+  int pad_;
+};
+static_assert(sizeof(Params) == 232, "Params must match fa_fwd_kparams");
+
+__device__ __forceinline__ u32 smem_u32(const void *p) {
+  u64 a;
+  asm("cvta.to.shared.u64 %0, %1;" : "=l"(a) : "l"(p));
+  return (u32)a;
+}
+
+// 16-byte async copy; src_bytes 0 fills zeros (rows past the end).
+__device__ __forceinline__ void cp_async16(u32 dst, const void *src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldsm_x4(u32 addr, u32 &r0, u32 &r1, u32 &r2, u32 &r3) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(u32 addr, u32 &r0, u32 &r1, u32 &r2, u32 &r3) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+}
+
+__device__ __forceinline__ void mma(float *c, const u32 *a, u32 b0, u32 b1) {
+  if constexpr (IS_BF16)
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats to a packed pair of 16-bit values (lo in the low half).
+__device__ __forceinline__ u32 pack2(float lo, float hi) {
+  u32 r;
+  if constexpr (IS_BF16)
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  else
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// tanh from exp2: relative error ~1e-7 where it matters (|x| not tiny); the
+// hardware tanh.approx (2^-11) would cost softcapped logits up to 0.03.
+__device__ __forceinline__ float tanh_acc(float x) {
+  float e = fast_exp2(fabsf(x) * (2.0f * LOG2E));
+  float t = 1.0f - 2.0f / (e + 1.0f);
+  return copysignf(t, x);
+}
+
+// Shared-memory tiles are [rows][D] with 16-byte chunks XOR-swizzled by row,
+// so ldmatrix and cp.async touch 8 distinct bank groups.
+__device__ __forceinline__ u32 swz(int row, int chunk) {
+  return (u32)((row * DC + (chunk ^ (row & 7))) * 16);
+}
+
+struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
+
+extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const u32 sQ = smem_u32(smem);
+  const u32 sK = sQ + BM * D * 2;
+  const u32 sV = sK + STAGES * BN * D * 2;
+  TileBounds *table = (TileBounds *)(smem + BM * D * 2 + 2 * STAGES * BN * D * 2);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tile = gridDim.x - 1 - blockIdx.x;  // heavy causal tiles first
+  const int hg = blockIdx.y, b = blockIdx.z;
+  const int group = p.Hq / p.Hkv;
+  const int kvh = hg * G / group;
+  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+  const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
+  const int off = Lk - Lq;
+  const int R0 = tile * BM;              // first packed row: pos = R / G, head = hg*G + R % G
+
+  // Query positions covered by valid rows.
+  const int pmin = R0 / G;
+  const int pmax = min(Lq - 1, (R0 + BM - 1) / G);
+
+  // Key range the index rules allow.
+  int n_lo = 0, n_hi = Lk;
+  if (p.causal) n_hi = min(n_hi, pmax + off + 1);
+  if (p.window_right >= 0) n_hi = min(n_hi, pmax + off + p.window_right + 1);
+  if (p.window_left >= 0) n_lo = max(n_lo, pmin + off - p.window_left);
+  const int t_lo = n_lo / BN;
+  const int t_hi = (pmin > pmax || n_hi <= n_lo) ? t_lo : (n_hi + BN - 1) / BN;
+
+  // Q tile -> shared memory (zeros for rows past Lq).
+  const u16 *qb = p.q + b * p.q_sb;
+  for (int idx = tid; idx < BM * DC; idx += NT) {
+    int r = idx / DC, c = idx % DC;
+    int R = R0 + r, pos = R / G, h = hg * G + R % G;
+    bool ok = pos < Lq;
+    const u16 *src = ok ? qb + pos * p.q_ss + h * p.q_sh + c * 8 : p.q;
+    cp_async16(sQ + swz(r, c), src, ok ? 16 : 0);
+  }
+  cp_commit();
+
+  const u16 *kb = p.k + b * p.k_sb + kvh * p.k_sh;
+  const u16 *vb = p.v + b * p.v_sb + kvh * p.v_sh;
+  auto load_tile = [&](const u16 *base, i64 ss, u32 dst, int t) {
+    for (int idx = tid; idx < BN * DC; idx += NT) {
+      int r = idx / DC, c = idx % DC, n = t * BN + r;
+      bool ok = n < Lk;
+      cp_async16(dst + swz(r, c), ok ? base + n * ss + c * 8 : base, ok ? 16 : 0);
+    }
+  };
+
+  // Per-row data of this thread: rows g and g+8 of each 16-row block.
+  const int g = lane >> 2, t4 = lane & 3;
+  int row_pos[MR][2], row_qpos[MR][2], row_qseg[MR][2];
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      int R = R0 + warp * MR * 16 + mr * 16 + g + h * 8;
+      int pos = R / G;
+      row_pos[mr][h] = pos;
+      bool ok = pos < Lq;
+      row_qpos[mr][h] = HAS_POS && ok ? p.q_pos[b * p.Tq + pos] : 0;
+      row_qseg[mr][h] = HAS_SEG ? (ok ? p.q_seg[b * p.Tq + pos] : -1) : 0;
+    }
+
+  // Tile-level bounds of positions and segments: queries by warp reduction,
+  // keys into a shared table, once per CTA, so hidden tiles are skipped and
+  // fully visible ones skip the per-element mask.
+  int qp_min = 0, qp_max = 0, qs_min = 0, qs_max = 0;
+  if constexpr (HAS_TOK) {
+    qp_min = 0x7fffffff; qp_max = -0x7fffffff - 1; qs_min = 0x7fffffff; qs_max = -0x7fffffff - 1;
+    for (int pos = pmin + lane; pos <= pmax; pos += 32) {
+      if (HAS_POS) { int v = p.q_pos[b * p.Tq + pos]; qp_min = min(qp_min, v); qp_max = max(qp_max, v); }
+      if (HAS_SEG) { int v = p.q_seg[b * p.Tq + pos]; qs_min = min(qs_min, v); qs_max = max(qs_max, v); }
+    }
+#pragma unroll
+    for (int o = 16; o; o >>= 1) {
+      qp_min = min(qp_min, __shfl_xor_sync(0xffffffffu, qp_min, o));
+      qp_max = max(qp_max, __shfl_xor_sync(0xffffffffu, qp_max, o));
+      qs_min = min(qs_min, __shfl_xor_sync(0xffffffffu, qs_min, o));
+      qs_max = max(qs_max, __shfl_xor_sync(0xffffffffu, qs_max, o));
+    }
+    const int ntab = min(t_hi - t_lo, TABLE_MAX);
+    for (int tt = warp; tt < ntab; tt += WARPS) {
+      int a = 0x7fffffff, z = -0x7fffffff - 1, sa = 0x7fffffff, sz = -0x7fffffff - 1;
+      for (int n = (t_lo + tt) * BN + lane; n < min((t_lo + tt + 1) * BN, Lk); n += 32) {
+        if (HAS_POS) { int v = p.k_pos[b * p.Tk + n]; a = min(a, v); z = max(z, v); }
+        if (HAS_SEG) { int v = p.k_seg[b * p.Tk + n]; sa = min(sa, v); sz = max(sz, v); }
+      }
+#pragma unroll
+      for (int o = 16; o; o >>= 1) {
+        a = min(a, __shfl_xor_sync(0xffffffffu, a, o));
+        z = max(z, __shfl_xor_sync(0xffffffffu, z, o));
+        sa = min(sa, __shfl_xor_sync(0xffffffffu, sa, o));
+        sz = max(sz, __shfl_xor_sync(0xffffffffu, sz, o));
+      }
+      if (lane == 0) table[tt] = TileBounds{a, z, sa, sz};
+    }
+    __syncthreads();
+  }
+  // 0: hidden, 1: partly visible (mask per element), 2: fully visible.
+  auto classify = [&](int t) -> int {
+    int n0 = t * BN, n1 = n0 + BN - 1;
+    bool full = n1 < Lk && (!p.causal || n1 <= pmin + off) &&
+                (p.window_right < 0 || n1 <= pmin + off + p.window_right) &&
+                (p.window_left < 0 || n0 >= pmax + off - p.window_left);
+    if constexpr (HAS_TOK) {
+      if (t - t_lo >= TABLE_MAX) return 1;
+      TileBounds tb = table[t - t_lo];
+      if (HAS_POS && tb.pos_min > qp_max) return 0;
+      if (HAS_SEG && (tb.seg_max < qs_min || tb.seg_min > qs_max || qs_max < 0)) return 0;
+      if (HAS_POS && tb.pos_max > qp_min) full = false;
+      if (HAS_SEG && !(qs_min == qs_max && tb.seg_min == qs_min && tb.seg_max == qs_min && qs_min >= 0))
+        full = false;
+    }
+    return full ? 2 : 1;
+  };
+  auto next_visible = [&](int t) {
+    if constexpr (HAS_TOK)
+      while (t < t_hi && classify(t) == 0) ++t;
+    return t;
+  };
+
+  float acc[MR][D / 8][4];
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) acc[mr][j][0] = acc[mr][j][1] = acc[mr][j][2] = acc[mr][j][3] = 0.f;
+  float row_max[MR][2], row_sum[MR][2];
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr) row_max[mr][0] = row_max[mr][1] = NEG_INF, row_sum[mr][0] = row_sum[mr][1] = 0.f;
+
+  // With softcap the transformed scores are already in log2 units.
+  const float mul = HAS_SOFTCAP ? 1.0f : p.scale_log2;
+
+  // Per-lane ldmatrix offsets (swizzle: row & 7 == lane & 7 for all three).
+  const int wrow = warp * MR * 16;
+  const int qrow = wrow + (lane & 15), qcol = lane >> 4;
+  const int krow = ((lane >> 4) & 1) * 8 + (lane & 7), kcol = (lane >> 3) & 1;
+  const int vrow = lane & 15, vcol = lane >> 4;
+  const int sw = lane & 7;
+
+  int t_cur = next_visible(t_lo);
+  int buf = 0;
+  if (t_cur < t_hi) { load_tile(kb, p.k_ss, sK, t_cur); }
+  cp_commit();
+  if (t_cur < t_hi) { load_tile(vb, p.v_ss, sV, t_cur); }
+  cp_commit();
+  int t_nxt = t_cur < t_hi ? next_visible(t_cur + 1) : t_hi;
+
+  while (t_cur < t_hi) {
+    const u32 kbuf = sK + buf * BN * D * 2, vbuf = sV + buf * BN * D * 2;
+    if (t_nxt < t_hi) load_tile(kb, p.k_ss, sK + (buf ^ 1) * BN * D * 2, t_nxt);
+    cp_commit();
+    cp_wait<2>();
+    __syncthreads();
+
+    // S = Q K^T for this warp's rows.
+    float s[MR][BN / 8][4];
+#pragma unroll
+    for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) s[mr][j][0] = s[mr][j][1] = s[mr][j][2] = s[mr][j][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      u32 a[MR][4];
+#pragma unroll
+      for (int mr = 0; mr < MR; ++mr)
+        ldsm_x4(sQ + (u32)(((qrow + mr * 16) * DC + ((2 * kk + qcol) ^ sw)) * 16), a[mr][0], a[mr][1], a[mr][2], a[mr][3]);
+#pragma unroll
+      for (int jp = 0; jp < BN / 16; ++jp) {
+        u32 b0, b1, b2, b3;
+        ldsm_x4(kbuf + (u32)(((jp * 16 + krow) * DC + ((2 * kk + kcol) ^ sw)) * 16), b0, b1, b2, b3);
+#pragma unroll
+        for (int mr = 0; mr < MR; ++mr) {
+          mma(s[mr][2 * jp], a[mr], b0, b1);
+          mma(s[mr][2 * jp + 1], a[mr], b2, b3);
+        }
+      }
+    }
+
+    if constexpr (HAS_SOFTCAP) {
+#pragma unroll
+      for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) s[mr][j][e] = p.cap_log2 * tanh_acc(s[mr][j][e] * p.cap_inv);
+    }
+
+    if (classify(t_cur) == 1) {
+      const int n0 = t_cur * BN;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const int n = n0 + j * 8 + 2 * t4 + c;
+          int kp = 0, ks = 0;
+          if (HAS_POS && n < Lk) kp = p.k_pos[b * p.Tk + n];
+          if (HAS_SEG && n < Lk) ks = p.k_seg[b * p.Tk + n];
+#pragma unroll
+          for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              const int i = row_pos[mr][h] + off;
+              bool vis = n < Lk && (!p.causal || n <= i) &&
+                         (p.window_left < 0 || n >= i - p.window_left) &&
+                         (p.window_right < 0 || n <= i + p.window_right);
+              if (HAS_POS) vis = vis && kp <= row_qpos[mr][h];
+              if (HAS_SEG) vis = vis && ks == row_qseg[mr][h] && ks >= 0;
+              if (!vis) s[mr][j][h * 2 + c] = NEG_INF;
+            }
+        }
+    }
+
+    // Online softmax: rows g and g+8 live in the 4 lanes of a quad.
+    u32 pa[MR][BN / 16][4];
+#pragma unroll
+    for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float mx = row_max[mr][h];
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) mx = fmaxf(mx, fmaxf(s[mr][j][h * 2], s[mr][j][h * 2 + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float base = mx == NEG_INF ? 0.f : mx * mul;
+        const float corr = mx == NEG_INF ? 1.f : fast_exp2(row_max[mr][h] * mul - base);
+        row_max[mr][h] = mx;
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+          float e0 = fast_exp2(s[mr][j][h * 2] * mul - base);
+          float e1 = fast_exp2(s[mr][j][h * 2 + 1] * mul - base);
+          s[mr][j][h * 2] = e0;
+          s[mr][j][h * 2 + 1] = e1;
+          sum += e0 + e1;
+        }
+        row_sum[mr][h] = row_sum[mr][h] * corr + sum;
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) acc[mr][j][h * 2] *= corr, acc[mr][j][h * 2 + 1] *= corr;
+      }
+#pragma unroll
+    for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+      for (int kt = 0; kt < BN / 16; ++kt) {
+        pa[mr][kt][0] = pack2(s[mr][2 * kt][0], s[mr][2 * kt][1]);
+        pa[mr][kt][1] = pack2(s[mr][2 * kt][2], s[mr][2 * kt][3]);
+        pa[mr][kt][2] = pack2(s[mr][2 * kt + 1][0], s[mr][2 * kt + 1][1]);
+        pa[mr][kt][3] = pack2(s[mr][2 * kt + 1][2], s[mr][2 * kt + 1][3]);
+      }
+
+    if (t_nxt < t_hi) load_tile(vb, p.v_ss, sV + (buf ^ 1) * BN * D * 2, t_nxt);
+    cp_commit();
+    cp_wait<2>();
+    __syncthreads();
+
+    // O += P V.
+#pragma unroll
+    for (int kt = 0; kt < BN / 16; ++kt)
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        u32 b0, b1, b2, b3;
+        ldsm_x4_t(vbuf + (u32)(((kt * 16 + vrow) * DC + ((2 * dp + vcol) ^ sw)) * 16), b0, b1, b2, b3);
+#pragma unroll
+        for (int mr = 0; mr < MR; ++mr) {
+          mma(acc[mr][2 * dp], pa[mr][kt], b0, b1);
+          mma(acc[mr][2 * dp + 1], pa[mr][kt], b2, b3);
+        }
+      }
+    __syncthreads();  // the buffer is refilled next iteration
+    t_cur = t_nxt;
+    t_nxt = t_cur < t_hi ? next_visible(t_cur + 1) : t_hi;
+    buf ^= 1;
+  }
+  cp_wait<0>();
+  __syncthreads();
+
+  // Epilogue: normalise, stage O through this warp's own Q rows, write 16-byte
+  // chunks. Rows with no visible key (sum 0) give O = 0 and LSE = -inf.
+  unsigned char *sQp = smem;
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float sum = row_sum[mr][h];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float inv = sum > 0.f ? 1.f / sum : 0.f;
+      const int r = wrow + mr * 16 + g + h * 8;
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        u32 v = pack2(acc[mr][j][h * 2] * inv, acc[mr][j][h * 2 + 1] * inv);
+        *(u32 *)(sQp + swz(r, j) + t4 * 4) = v;
+      }
+      if (t4 == 0 && p.lse) {
+        const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+        if (pos < p.Tq) {
+          float l = sum > 0.f && pos < Lq ? (row_max[mr][h] * mul + __log2f(sum)) * LN2 : NEG_INF;
+          p.lse[((i64)b * p.Hq + hq) * p.Tq + pos] = l;
+        }
+      }
+    }
+  __syncwarp();
+  u16 *ob = p.o + b * p.o_sb;
+  for (int idx = lane; idx < MR * 16 * DC; idx += 32) {
+    const int r = wrow + idx / DC, c = idx % DC;
+    const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+    if (pos >= p.Tq) continue;
+    uint4 v = pos < Lq ? *(const uint4 *)(sQp + swz(r, c)) : make_uint4(0, 0, 0, 0);
+    *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + c * 8) = v;
+  }
+}

@@ -1,0 +1,2 @@
+#include <stdio.h>
+int main(void) { puts("fa-tune: stub"); return 0; }
