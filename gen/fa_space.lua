@@ -25,6 +25,9 @@ S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in sm
 -- for sm_90a (2026-11-25): d128 with two row blocks per warp (BM128 w4) spilled
 -- 56-72 bytes at 255 registers; d256 BN64 with one block used 254, no spill.
 S.REG_OVERHEAD = 40
+-- Positions/segments add per-element mask state: d256 BN64 with them spilled
+-- 8-20 bytes at 255 registers (sm_90a, same date), so they count 12 more.
+S.REG_OVERHEAD_TOK = 12
 S.REG_BUDGET = 208
 
 -- Tile shapes {BM, BN, warps} tried per head_dim. BM/(16*warps) query blocks
@@ -54,7 +57,7 @@ S.has = has
 function S.smem_bytes(v)
   local esz = 2
   local tok = v.pos or v.seg
-  return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and S.TABLE_MAX * 16 or 0)
+  return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
 
 function S.threads(v) return v.warps * 32 end
@@ -77,7 +80,7 @@ function S.check(v, arch)
   if v.g < 1 or v.g > 16 or v.bm % v.g ~= 0 then
     return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
   end
-  local regs = mr * (v.d // 2 + v.bn // 2 + S.REG_OVERHEAD)
+  local regs = mr * (v.d // 2 + v.bn // 2 + S.REG_OVERHEAD + ((v.pos or v.seg) and S.REG_OVERHEAD_TOK or 0))
   if regs > S.REG_BUDGET then
     return false, ("needs about %d registers per thread (O %d + S %d + %d per row block), over %d: it would spill")
         :format(regs, mr * v.d // 2, mr * v.bn // 2, S.REG_OVERHEAD, S.REG_BUDGET)

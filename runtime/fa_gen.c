@@ -64,10 +64,14 @@ fa_status fa_gen_open(fa_context *ctx, fa_gen **out) {
   lua_pushnil(L); lua_setglobal(L, "loadfile");
   lua_pushcfunction(L, l_template);
   lua_setglobal(L, "fa_template");
-  /* Embedded modules replace every searcher. */
+  /* Only the preload searcher stays: embedded modules, never files. */
   lua_getglobal(L, "package");
-  lua_newtable(L);
-  lua_setfield(L, -2, "searchers");
+  lua_getfield(L, -1, "searchers");
+  for (lua_Integer i = luaL_len(L, -1); i > 1; --i) {
+    lua_pushnil(L);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pop(L, 1);
   lua_getfield(L, -1, "preload");
   for (const fa_embedded_file *f = fa_embedded; f->name; ++f) {
     size_t n = strlen(f->name);
@@ -114,12 +118,12 @@ static fa_status call(fa_context *ctx, lua_State *L, const char *fn, int nargs, 
   return FA_OK;
 }
 
-fa_status fa_gen_emit(fa_context *ctx, fa_gen *g, const char *key, char **src) {
+static fa_status emit_with(fa_context *ctx, fa_gen *g, const char *fn, const char *key, char **src) {
   if (!g || !key || !src) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_emit: NULL argument");
   lua_State *L = g->L;
-  int top = push_fn(L, "emit");
+  int top = push_fn(L, fn);
   lua_pushstring(L, key);
-  fa_status s = call(ctx, L, "emit", 1, 2);
+  fa_status s = call(ctx, L, fn, 1, 2);
   if (s == FA_OK) {
     size_t n;
     const char *text = lua_tolstring(L, -2, &n);
@@ -133,6 +137,14 @@ fa_status fa_gen_emit(fa_context *ctx, fa_gen *g, const char *key, char **src) {
   }
   lua_settop(L, top);
   return s;
+}
+
+fa_status fa_gen_emit(fa_context *ctx, fa_gen *g, const char *key, char **src) {
+  return emit_with(ctx, g, "emit", key, src);
+}
+
+fa_status fa_gen_emit_tool(fa_context *ctx, fa_gen *g, const char *name, char **src) {
+  return emit_with(ctx, g, "emit_tool", name, src);
 }
 
 void fa_gen_free_list(char **keys, int count) {

@@ -35,6 +35,9 @@ void fa_gen_close(fa_gen *gen);
 /* The CUDA source of a variant (malloc'ed). FA_ERR_VARIANT for a bad key. */
 fa_status fa_gen_emit(fa_context *ctx, fa_gen *gen, const char *key, char **src);
 
+/* Source of a tool kernel ("unfused_bf16", "unfused_fp16"), malloc'ed. */
+fa_status fa_gen_emit_tool(fa_context *ctx, fa_gen *gen, const char *name, char **src);
+
 /* Keys of the default space valid on arch (0: any) that contain every word of
 ** filter. *keys is a malloc'ed array of malloc'ed strings; free with fa_gen_free_list. */
 fa_status fa_gen_list(fa_context *ctx, fa_gen *gen, const char *filter, int arch,

@@ -167,24 +167,19 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 
   // Per-row data of this thread: rows g and g+8 of each 16-row block.
   const int g = lane >> 2, t4 = lane & 3;
-  int row_pos[MR][2], row_qpos[MR][2], row_qseg[MR][2];
+  int row_pos[MR][2];
 #pragma unroll
   for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      int R = R0 + warp * MR * 16 + mr * 16 + g + h * 8;
-      int pos = R / G;
-      row_pos[mr][h] = pos;
-      bool ok = pos < Lq;
-      row_qpos[mr][h] = HAS_POS && ok ? p.q_pos[b * p.Tq + pos] : 0;
-      row_qseg[mr][h] = HAS_SEG ? (ok ? p.q_seg[b * p.Tq + pos] : -1) : 0;
-    }
+    for (int h = 0; h < 2; ++h) row_pos[mr][h] = (R0 + warp * MR * 16 + mr * 16 + g + h * 8) / G;
 
   // Tile-level bounds of positions and segments: queries by warp reduction,
   // keys into a shared table, once per CTA, so hidden tiles are skipped and
   // fully visible ones skip the per-element mask.
-  int qp_min = 0, qp_max = 0, qs_min = 0, qs_max = 0;
+  // The query bounds live in shared memory: registers are the scarce resource.
+  TileBounds *qb_bounds = table + TABLE_MAX;
   if constexpr (HAS_TOK) {
+    int qp_min, qp_max, qs_min, qs_max;
     qp_min = 0x7fffffff; qp_max = -0x7fffffff - 1; qs_min = 0x7fffffff; qs_max = -0x7fffffff - 1;
     for (int pos = pmin + lane; pos <= pmax; pos += 32) {
       if (HAS_POS) { int v = p.q_pos[b * p.Tq + pos]; qp_min = min(qp_min, v); qp_max = max(qp_max, v); }
@@ -213,6 +208,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
       }
       if (lane == 0) table[tt] = TileBounds{a, z, sa, sz};
     }
+    if (tid == 0) *qb_bounds = TileBounds{qp_min, qp_max, qs_min, qs_max};
     __syncthreads();
   }
   // 0: hidden, 1: partly visible (mask per element), 2: fully visible.
@@ -223,7 +219,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
                 (p.window_left < 0 || n0 >= pmax + off - p.window_left);
     if constexpr (HAS_TOK) {
       if (t - t_lo >= TABLE_MAX) return 1;
-      TileBounds tb = table[t - t_lo];
+      const TileBounds tb = table[t - t_lo], qt = *qb_bounds;
+      const int qp_min = qt.pos_min, qp_max = qt.pos_max, qs_min = qt.seg_min, qs_max = qt.seg_max;
       if (HAS_POS && tb.pos_min > qp_max) return 0;
       if (HAS_SEG && (tb.seg_max < qs_min || tb.seg_min > qs_max || qs_max < 0)) return 0;
       if (HAS_POS && tb.pos_max > qp_min) full = false;
@@ -319,12 +316,13 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
           for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-              const int i = row_pos[mr][h] + off;
+              const int qi = row_pos[mr][h], i = qi + off;
               bool vis = n < Lk && (!p.causal || n <= i) &&
                          (p.window_left < 0 || n >= i - p.window_left) &&
                          (p.window_right < 0 || n <= i + p.window_right);
-              if (HAS_POS) vis = vis && kp <= row_qpos[mr][h];
-              if (HAS_SEG) vis = vis && ks == row_qseg[mr][h] && ks >= 0;
+              // Query data is re-read here (L1 hits) rather than held in registers.
+              if (HAS_POS) vis = vis && qi < Lq && kp <= p.q_pos[b * p.Tq + qi];
+              if (HAS_SEG) vis = vis && qi < Lq && ks >= 0 && ks == p.q_seg[b * p.Tq + qi];
               if (!vis) s[mr][j][h * 2 + c] = NEG_INF;
             }
         }

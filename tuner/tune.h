@@ -1,0 +1,53 @@
+/*
+** tune.h -- fa-tune's parts: the commands, device helpers and the shape sets.
+*/
+#ifndef TUNE_H
+#define TUNE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "fa.h"
+#include "fa_cu.h"
+#include "fa_ref.h"
+
+/* A test or benchmark problem with its mask data recipe. */
+typedef struct tune_shape {
+  char name[64];
+  fa_problem p;
+  int blocks[8], nblocks;  /* openpi-style block-causal positions (prefix first); 0 = none */
+  int hole_lo, hole_hi;    /* key range with segment -1 (padding holes) */
+  int qhole_lo, qhole_hi;  /* query range with segment -1 (rows that see no key) */
+  int seqlen_q[4], seqlen_k[4]; /* with FA_FEAT_SEQLENS, per batch row (B <= 4) */
+} tune_shape;
+
+/* Host copies of one problem's inputs and mask data, and their device copies. */
+typedef struct tune_data {
+  const tune_shape *shape;
+  size_t nq, nk, nv, no, nlse;  /* elements */
+  double *q, *k, *v;            /* host, values exactly representable in the dtype */
+  int32_t *q_pos, *k_pos, *q_seg, *k_seg, *seqlens_q, *seqlens_k;
+  CUdeviceptr dq, dk, dv, do_, dlse, dq_pos, dk_pos, dq_seg, dk_seg, dseqlens_q, dseqlens_k;
+  fa_ref_masks masks;
+} tune_data;
+
+extern const fa_cu *tune_cu;
+
+int tune_dev_open(int device, char *name, size_t n); /* 0 ok; binds the primary context */
+/* upload: 0 host mask data only, 1 random inputs on host and device, 2 device only (timing). */
+int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload);
+void tune_data_free(tune_data *d);
+void tune_data_args(const tune_data *d, fa_fwd_args *a);
+/* Reads a device tensor of n 16-bit elements into doubles. */
+int tune_download16(CUdeviceptr src, size_t n, fa_dtype t, double *out);
+double tune_bits_to_double(uint16_t x, fa_dtype t);
+uint16_t tune_double_to_bits(double x, fa_dtype t);
+
+/* Visible pairs of one head over the batch (the work count of a shape). */
+int64_t tune_visible_pairs(const tune_shape *s);
+
+/* Commands. Each returns the process exit code. */
+int tune_cmd_compile(int argc, char **argv);
+int tune_cmd_verify(int argc, char **argv);
+int tune_cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+** tune_bench.c -- `fa-tune bench`: times every variant of the default space
+** that fits each shape of a grid and reports the best, as JSON lines beside
+** shared/peers/peer_bench.py's (same fields), then a table.
+** Method: random inputs, a 256 MiB L2 flush before each repetition, CUDA
+** events around the one launch, median of the repetitions (as do_bench).
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fa_ctx.h"
+#include "fa_gen.h"
+#include "fa_kernel.h"
+#include "tune.h"
+#include "tune_shapes.h"
+
+#define MAX_GRID 256
+#define FLUSH_BYTES (256u << 20)
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median milliseconds of reps launches of plan; -1 on failure. */
+static float time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int reps) {
+  CUevent e0, e1;
+  float t[64], ms = -1;
+  if (reps > 64) reps = 64;
+  if (tune_cu->cuEventCreate(&e0, 0) || tune_cu->cuEventCreate(&e1, 0)) return -1;
+  for (int w = 0; w < 3; ++w) fa_forward(plan, a);
+  int i = 0;
+  for (; i < reps; ++i) {
+    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, FLUSH_BYTES, NULL);
+    tune_cu->cuEventRecord(e0, NULL);
+    if (fa_forward(plan, a) != FA_OK) break;
+    tune_cu->cuEventRecord(e1, NULL);
+    if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
+  }
+  if (i == reps) {
+    qsort(t, (size_t)reps, sizeof *t, cmp_float);
+    ms = t[reps / 2];
+  }
+  tune_cu->cuEventDestroy(e0);
+  tune_cu->cuEventDestroy(e1);
+  return ms;
+}
+
+int tune_cmd_bench(int argc, char **argv) {
+  const char *grid = "seed4", *json = NULL, *filter = "";
+  int device = 0, reps = 20, all = 0;
+  for (int i = 0; i < argc; ++i) {
+    if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
+    else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+    else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--all")) all = 1;
+    else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
+  }
+  static tune_shape shapes[MAX_GRID];
+  int ns = tune_grid(grid, shapes, MAX_GRID);
+  if (!ns) { fprintf(stderr, "fa-tune bench: unknown grid '%s' (seed, seed4, d256, gemma)\n", grid); return 2; }
+  char name[256];
+  if (tune_dev_open(device, name, sizeof name)) { printf("SKIPPED: fa-tune bench needs a GPU: %s\n", name); return 77; }
+  fa_context_options co;
+  fa_context_options_init(&co);
+  co.device = device;
+  co.flags = FA_CTX_NO_TUNING_DB;
+  fa_context *ctx;
+  if (fa_context_create(&co, &ctx) != FA_OK) { fprintf(stderr, "%s\n", fa_errmsg(NULL)); return 1; }
+  printf("# %s\n", fa_context_describe(ctx));
+  FILE *out = json ? fopen(json, "w") : NULL;
+  CUdeviceptr flush;
+  if (tune_cu->cuMemAlloc(&flush, FLUSH_BYTES)) { fprintf(stderr, "cannot allocate the L2 flush buffer\n"); return 1; }
+  char **keys;
+  int nkeys;
+  fa_gen *gen;
+  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, filter, ctx->arch, &keys, &nkeys)) {
+    fprintf(stderr, "%s\n", fa_errmsg(NULL));
+    return 1;
+  }
+  printf("| shape | B | Tq | Tk | H/K | d | causal | best variant | ms | TFLOP/s | heuristic ms |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int si = 0; si < ns; ++si) {
+    tune_shape *s = &shapes[si];
+    tune_data d;
+    if (tune_data_make(&d, s, 7 + si, 2)) {
+      printf("| %s | skipped: out of memory |\n", s->name);
+      tune_data_free(&d);
+      continue;
+    }
+    fa_fwd_args a;
+    tune_data_args(&d, &a);
+    const double work = 4.0 * s->p.heads_q * s->p.head_dim * (double)tune_visible_pairs(s);
+    fa_gen_problem pr;
+    fa_gen_problem_from(&s->p, &pr);
+    float best = 1e30f, heur = -1;
+    char best_key[160] = "";
+    for (int k = -1; k < nkeys; ++k) {
+      fa_plan_options po;
+      fa_plan_options_init(&po);
+      if (k >= 0) {
+        if (fa_gen_fits(NULL, gen, keys[k], &pr, ctx->arch) != FA_OK) continue;
+        po.variant = keys[k];
+      }
+      fa_plan *plan;
+      if (fa_plan_create(ctx, &s->p, &po, &plan) != FA_OK) {
+        fprintf(stderr, "%s %s: %s\n", s->name, k >= 0 ? keys[k] : "heuristic", fa_errmsg(ctx));
+        continue;
+      }
+      float ms = time_plan(plan, &a, flush, reps);
+      if (k < 0) heur = ms;
+      else if (ms > 0 && ms < best) { best = ms; snprintf(best_key, sizeof best_key, "%s", keys[k]); }
+      if (all && ms > 0)
+        printf("#   %s %s %.4f ms %.1f TFLOP/s\n", s->name, fa_plan_variant(plan), ms, work / ms / 1e9);
+      fa_plan_destroy(plan);
+    }
+    if (best_key[0]) {
+      printf("| %s | %d | %d | %d | %d/%d | %d | %d | %s | %.4f | %.1f | %.4f |\n", s->name, s->p.batch, s->p.seqlen_q,
+             s->p.seqlen_k, s->p.heads_q, s->p.heads_kv, s->p.head_dim, s->p.causal, best_key, best,
+             work / best / 1e9, heur);
+      if (out)
+        fprintf(out,
+                "{\"name\": \"%s\", \"B\": %d, \"Tq\": %d, \"Tk\": %d, \"H\": %d, \"K\": %d, \"d\": %d, "
+                "\"causal\": %s, \"window\": %d, \"softcap\": %g, \"peer\": \"fa\", \"mode\": \"fwd\", "
+                "\"ms\": %.5f, \"tflops\": %.2f, \"variant\": \"%s\", \"heuristic_ms\": %.5f}\n",
+                s->name, s->p.batch, s->p.seqlen_q, s->p.seqlen_k, s->p.heads_q, s->p.heads_kv, s->p.head_dim,
+                s->p.causal ? "true" : "false", s->p.window_left >= 0 ? s->p.window_left + 1 : 0,
+                (double)s->p.softcap, best, work / best / 1e9, best_key, heur);
+    } else {
+      printf("| %s | %d | %d | %d | %d/%d | %d | %d | none ran | | | |\n", s->name, s->p.batch, s->p.seqlen_q,
+             s->p.seqlen_k, s->p.heads_q, s->p.heads_kv, s->p.head_dim, s->p.causal);
+    }
+    fflush(stdout);
+    if (out) fflush(out);
+    tune_data_free(&d);
+  }
+  if (out) fclose(out);
+  tune_cu->cuMemFree(flush);
+  fa_gen_free_list(keys, nkeys);
+  fa_gen_close(gen);
+  fa_context_destroy(ctx);
+  return 0;
+}

@@ -1,0 +1,124 @@
+/*
+** tune_compile.c -- `fa-tune compile`: compiles every variant of the default
+** space for an architecture with NVRTC (no GPU needed), in parallel threads,
+** and reports registers, spills and shared memory. Fails on any compile
+** error and on any spill.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "fa_gen.h"
+#include "fa_nvrtc.h"
+#include "tune.h"
+
+typedef struct job {
+  char **keys;
+  char **srcs;
+  fa_launch_info *info;
+  int n, next, arch;
+  const fa_nvrtc *nv;
+  fa_kres *res;
+  int *status;
+  double *secs;
+  char **errs;
+  pthread_mutex_t lock;
+} job;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *worker(void *arg) {
+  job *j = arg;
+  for (;;) {
+    pthread_mutex_lock(&j->lock);
+    int i = j->next++;
+    pthread_mutex_unlock(&j->lock);
+    if (i >= j->n) break;
+    void *cubin = NULL;
+    size_t size = 0;
+    char *log = NULL;
+    double t0 = now_s();
+    fa_status s = fa_nvrtc_compile(NULL, j->nv, j->keys[i], j->srcs[i], j->arch, NULL, &cubin, &size, &log);
+    j->secs[i] = now_s() - t0;
+    j->status[i] = s;
+    if (s == FA_OK) {
+      if (fa_nvrtc_resources(log, "fa_fwd", &j->res[i])) j->res[i].registers = -1;
+    } else {
+      j->errs[i] = strdup(fa_errmsg(NULL));
+    }
+    free(cubin);
+    free(log);
+  }
+  return NULL;
+}
+
+static int parse_arch(const char *s) {
+  if (!strncmp(s, "sm_", 3)) s += 3;
+  return atoi(s);
+}
+
+int tune_cmd_compile(int argc, char **argv) {
+  const char *filter = "";
+  int arch = 80, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  for (int i = 0; i < argc; ++i) {
+    if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = parse_arch(argv[++i]);
+    else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+    else if (!strcmp(argv[i], "-j") && i + 1 < argc) threads = atoi(argv[++i]);
+    else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); return 2; }
+  }
+  if (threads < 1) threads = 1;
+  if (threads > 64) threads = 64;
+  char why[512];
+  const fa_nvrtc *nv = fa_nvrtc_load(why, sizeof why);
+  if (!nv) { printf("SKIPPED: fa-tune compile needs NVRTC: %s\n", why); return 77; }
+  fa_gen *gen;
+  job j;
+  memset(&j, 0, sizeof j);
+  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, filter, arch, &j.keys, &j.n)) {
+    fprintf(stderr, "%s\n", fa_errmsg(NULL));
+    return 1;
+  }
+  j.srcs = calloc((size_t)j.n + 1, sizeof *j.srcs);
+  j.info = calloc((size_t)j.n + 1, sizeof *j.info);
+  j.res = calloc((size_t)j.n + 1, sizeof *j.res);
+  j.status = calloc((size_t)j.n + 1, sizeof *j.status);
+  j.secs = calloc((size_t)j.n + 1, sizeof *j.secs);
+  j.errs = calloc((size_t)j.n + 1, sizeof *j.errs);
+  j.arch = arch;
+  j.nv = nv;
+  pthread_mutex_init(&j.lock, NULL);
+  for (int i = 0; i < j.n; ++i)
+    if (fa_gen_emit(NULL, gen, j.keys[i], &j.srcs[i]) || fa_gen_launch(NULL, gen, j.keys[i], arch, &j.info[i])) {
+      fprintf(stderr, "%s\n", fa_errmsg(NULL));
+      return 1;
+    }
+  double t0 = now_s();
+  pthread_t th[64];
+  int nt = 0;
+  for (; nt < threads; ++nt)
+    if (pthread_create(&th[nt], NULL, worker, &j)) break;
+  for (int i = 0; i < nt; ++i) pthread_join(th[i], NULL);
+  int failed = 0, spilled = 0;
+  printf("%-52s %5s %6s %6s %8s %7s %s\n", "variant", "regs", "spillS", "spillL", "smem", "secs", "result");
+  for (int i = 0; i < j.n; ++i) {
+    const fa_kres *r = &j.res[i];
+    const char *verdict = "ok";
+    if (j.status[i] != FA_OK) verdict = "FAIL: compile", failed++;
+    else if (r->spill_store_bytes || r->spill_load_bytes) verdict = "FAIL: spills", spilled++;
+    printf("%-52s %5d %6d %6d %8d %7.2f %s\n", j.keys[i], r->registers, r->spill_store_bytes, r->spill_load_bytes,
+           j.info[i].smem, j.secs[i], verdict);
+    if (j.errs[i]) printf("    %.600s\n", j.errs[i]);
+  }
+  printf("compile sm_%d%s: %d variants in %.1f s on %d threads; %d passed, %d failed\n", arch,
+         arch == 90 ? "a" : "", j.n, now_s() - t0, nt, j.n - failed - spilled, failed + spilled);
+  for (int i = 0; i < j.n; ++i) { free(j.srcs[i]); free(j.errs[i]); }
+  free(j.srcs); free(j.info); free(j.res); free(j.status); free(j.secs); free(j.errs);
+  fa_gen_free_list(j.keys, j.n);
+  fa_gen_close(gen);
+  return failed || spilled ? 1 : 0;
+}

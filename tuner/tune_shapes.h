@@ -1,0 +1,20 @@
+/* tune_shapes.h -- shape sets for the sweep and the benchmark. */
+#ifndef TUNE_SHAPES_H
+#define TUNE_SHAPES_H
+
+#include "tune.h"
+
+/* What a variant fixes about the problems it serves. */
+typedef struct tune_sig {
+  int d, bf16, g, pos, seg, softcap;
+} tune_sig;
+
+/* The correctness sweep's shapes for variants of signature g: odd lengths,
+** every run-time feature (causal, windows, seqlens, layouts, Tq != Tk). */
+int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max);
+
+/* A benchmark grid: "seed" (the original request's sweep), "seed4" (its
+** batch-4 slice), "d256" (the anchors' d=256 rows), "gemma" (workloads.md). */
+int tune_grid(const char *name, tune_shape *out, int max);
+
+#endif
