@@ -20,22 +20,26 @@ S.features = { "pos", "seg", "softcap" }
 -- Shared memory a CTA may use, by compute capability (bytes, opt-in maximum).
 S.smem_limit = { [80] = 166912, [86] = 101376, [87] = 166912, [89] = 101376, [90] = 232448 }
 S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
+-- Register budget: accumulators per thread, O (MR*d/2) plus S (MR*BN/2),
+-- where MR = BM/(16*warps) row blocks per warp. Measured with ptxas for
+-- sm_90a (2026-11-25, 255 registers available): 176 fit (d128 MR2 BN48: 234
+-- registers), 192 spilled (d128 MR2 BN64: 48-72 bytes); with positions or
+-- segments 144 fit and 160 spilled (d256 BN64: 8-20 bytes).
+S.ACC_BUDGET = 176
+S.ACC_BUDGET_TOK = 144
+S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
 -- Register budget per thread: accumulators (O: d/2, S: BN/2 per 16-row block)
 -- plus about 40 for fragments, addresses and row state. Measured with ptxas
 -- for sm_90a (2026-11-25): d128 with two row blocks per warp (BM128 w4) spilled
 -- 56-72 bytes at 255 registers; d256 BN64 with one block used 254, no spill.
-S.REG_OVERHEAD = 40
--- Positions/segments add per-element mask state: d256 BN64 with them spilled
--- 8-20 bytes at 255 registers (sm_90a, same date), so they count 12 more.
-S.REG_OVERHEAD_TOK = 12
 S.REG_BUDGET = 208
 
 -- Tile shapes {BM, BN, warps} tried per head_dim. BM/(16*warps) query blocks
 -- per warp. Chosen to keep accumulators within registers (see check()).
 S.tiles = {
-  [64]  = { {128, 64, 4}, {128, 128, 8}, {64, 64, 4}, {128, 64, 8} },
-  [128] = { {128, 64, 8}, {64, 64, 4}, {128, 128, 8}, {128, 32, 8} },
-  [256] = { {64, 64, 4}, {64, 32, 4}, {128, 64, 8}, {128, 32, 8} },
+  [64]  = { {128, 64, 4}, {128, 96, 4}, {128, 128, 8}, {64, 64, 4} },
+  [128] = { {128, 48, 4}, {128, 32, 4}, {128, 64, 8}, {128, 128, 8} },
+  [256] = { {64, 64, 4}, {128, 64, 8}, {64, 32, 4}, {128, 32, 8} },
 }
 
 -- The default space: what fa-tune compiles, verifies and tunes. Rows are
@@ -75,15 +79,16 @@ function S.check(v, arch)
   end
   local mr = v.bm // (16 * v.warps)
   if mr > 2 then return false, ("BM %d gives %d row blocks per warp (max 2)"):format(v.bm, mr) end
-  if not has({ 32, 64, 128 }, v.bn) then return false, ("BN %d not in {32,64,128}"):format(v.bn) end
+  if not has({ 32, 48, 64, 96, 128 }, v.bn) then return false, ("BN %d not in {32,48,64,96,128}"):format(v.bn) end
   if v.stages ~= 2 then return false, ("stages %d: only 2 is built"):format(v.stages) end
   if v.g < 1 or v.g > 16 or v.bm % v.g ~= 0 then
     return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
   end
-  local regs = mr * (v.d // 2 + v.bn // 2 + S.REG_OVERHEAD + ((v.pos or v.seg) and S.REG_OVERHEAD_TOK or 0))
-  if regs > S.REG_BUDGET then
-    return false, ("needs about %d registers per thread (O %d + S %d + %d per row block), over %d: it would spill")
-        :format(regs, mr * v.d // 2, mr * v.bn // 2, S.REG_OVERHEAD, S.REG_BUDGET)
+  local acc = mr * (v.d // 2 + v.bn // 2)
+  local budget = (v.pos or v.seg) and S.ACC_BUDGET_TOK or S.ACC_BUDGET
+  if acc > budget then
+    return false, ("accumulators need %d registers per thread (O %d + S %d), over the %d that fit%s: it would spill")
+        :format(acc, mr * v.d // 2, mr * v.bn // 2, budget, (v.pos or v.seg) and " with positions/segments" or "")
   end
   if arch then
     if arch < fam.min_arch then return false, ("family %s needs sm_%d+"):format(v.family, fam.min_arch) end

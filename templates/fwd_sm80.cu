@@ -157,11 +157,20 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 
   const u16 *kb = p.k + b * p.k_sb + kvh * p.k_sh;
   const u16 *vb = p.v + b * p.v_sb + kvh * p.v_sh;
+  // Each thread copies one 16-byte column chunk of every LROWS-th row: one
+  // running pointer per tile, so no per-chunk addresses stay live (they
+  // spilled when the compiler hoisted them out of the main loop).
+  constexpr int LROWS = NT / DC;
+  static_assert(NT % DC == 0 && (BN * DC) % NT == 0, "tile copy shape");
+  const int lrow = tid / DC, lcol = tid % DC;
   auto load_tile = [&](const u16 *base, i64 ss, u32 dst, int t) {
-    for (int idx = tid; idx < BN * DC; idx += NT) {
-      int r = idx / DC, c = idx % DC, n = t * BN + r;
-      bool ok = n < Lk;
-      cp_async16(dst + swz(r, c), ok ? base + n * ss + c * 8 : base, ok ? 16 : 0);
+    const int n0 = t * BN + lrow;
+    const u16 *src = base + n0 * ss + lcol * 8;
+#pragma unroll
+    for (int k = 0; k < BN / LROWS; ++k) {
+      const bool ok = n0 + k * LROWS < Lk;
+      cp_async16(dst + swz(lrow + k * LROWS, lcol), ok ? src : base, ok ? 16 : 0);
+      src += LROWS * ss;
     }
   };
 
@@ -267,7 +276,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
     if (t_nxt < t_hi) load_tile(kb, p.k_ss, sK + (buf ^ 1) * BN * D * 2, t_nxt);
     cp_commit();
     cp_wait<2>();
-    __syncthreads();
+    __syncthreads();  // A: K(t_cur) landed; every warp is past the last P V
 
     // S = Q K^T for this warp's rows.
     float s[MR][BN / 8][4];
@@ -275,7 +284,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
     for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) s[mr][j][0] = s[mr][j][1] = s[mr][j][2] = s[mr][j][3] = 0.f;
-#pragma unroll
+    // Not unrolled: unrolling lets the compiler hoist loads of later steps,
+    // which costs registers that two row blocks per warp do not have.
+#pragma unroll 1
     for (int kk = 0; kk < D / 16; ++kk) {
       u32 a[MR][4];
 #pragma unroll
@@ -368,7 +379,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
     if (t_nxt < t_hi) load_tile(vb, p.v_ss, sV + (buf ^ 1) * BN * D * 2, t_nxt);
     cp_commit();
     cp_wait<2>();
-    __syncthreads();
+    __syncthreads();  // B: V(t_cur) landed; every warp is past S
 
     // O += P V.
 #pragma unroll
@@ -383,7 +394,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
           mma(acc[mr][2 * dp + 1], pa[mr][kt], b2, b3);
         }
       }
-    __syncthreads();  // the buffer is refilled next iteration
+    // No barrier here: the next refill of this K buffer waits for barrier B
+    // (every warp is past S), and of this V buffer for barrier A.
     t_cur = t_nxt;
     t_nxt = t_cur < t_hi ? next_visible(t_cur + 1) : t_hi;
     buf ^= 1;
