@@ -37,7 +37,7 @@ S.REG_BUDGET = 208
 -- Tile shapes {BM, BN, warps} tried per head_dim. BM/(16*warps) query blocks
 -- per warp. Chosen to keep accumulators within registers (see check()).
 S.tiles = {
-  [64]  = { {128, 64, 4}, {128, 96, 4}, {128, 128, 8}, {64, 64, 4} },
+  [64]  = { {128, 64, 4}, {128, 32, 4}, {128, 128, 8}, {64, 64, 4} },
   [128] = { {128, 48, 4}, {128, 32, 4}, {128, 64, 8}, {128, 128, 8} },
   [256] = { {64, 64, 4}, {128, 64, 8}, {64, 32, 4}, {128, 32, 8} },
 }
@@ -49,6 +49,8 @@ S.default = {
   { d = { 64, 128, 256 }, dtype = { "bf16", "fp16" }, g = { 1 }, feats = { {} } },
   { d = { 64, 128, 256 }, dtype = { "bf16" }, g = { 1 }, feats = { { "softcap" }, { "pos", "seg" } } },
   { d = { 256 }, dtype = { "bf16" }, g = { 2, 4, 8 }, feats = { {}, { "pos", "seg" } } },
+  -- openpi's masks one at a time: Pi0.5 (positions), Pi0 prefill (segments).
+  { d = { 256 }, dtype = { "bf16" }, g = { 1, 8 }, feats = { { "pos" }, { "seg" } } },
   { d = { 128, 256 }, dtype = { "bf16" }, g = { 2 }, feats = { { "softcap" } } },
 }
 

@@ -101,9 +101,14 @@ __device__ __forceinline__ float fast_exp2(float x) {
 
 // tanh from exp2: relative error ~1e-7 where it matters (|x| not tiny); the
 // hardware tanh.approx (2^-11) would cost softcapped logits up to 0.03.
+__device__ __forceinline__ float fast_rcp(float x) {
+  float y;
+  asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
 __device__ __forceinline__ float tanh_acc(float x) {
   float e = fast_exp2(fabsf(x) * (2.0f * LOG2E));
-  float t = 1.0f - 2.0f / (e + 1.0f);
+  float t = 1.0f - 2.0f * fast_rcp(e + 1.0f);  // e = inf gives 1, not NaN
   return copysignf(t, x);
 }
 
@@ -284,9 +289,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
     for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) s[mr][j][0] = s[mr][j][1] = s[mr][j][2] = s[mr][j][3] = 0.f;
-    // Not unrolled: unrolling lets the compiler hoist loads of later steps,
-    // which costs registers that two row blocks per warp do not have.
-#pragma unroll 1
+    // Unrolled with one row block per warp. With two, unrolling lets the
+    // compiler hoist loads of later steps into registers it does not have.
+#pragma unroll (MR == 1 ? D / 16 : 1)
     for (int kk = 0; kk < D / 16; ++kk) {
       u32 a[MR][4];
 #pragma unroll

@@ -110,7 +110,10 @@ int tune_cmd_bench(int argc, char **argv) {
         continue;
       }
       float ms = time_plan(plan, &a, flush, reps);
-      if (k < 0) heur = ms;
+      if (k < 0) {
+        heur = ms;  /* the heuristic may pick a variant outside the default space */
+        if (ms > 0) { best = ms; snprintf(best_key, sizeof best_key, "%s", fa_plan_variant(plan)); }
+      }
       else if (ms > 0 && ms < best) { best = ms; snprintf(best_key, sizeof best_key, "%s", keys[k]); }
       if (all && ms > 0)
         printf("#   %s %s %.4f ms %.1f TFLOP/s\n", s->name, fa_plan_variant(plan), ms, work / ms / 1e9);
