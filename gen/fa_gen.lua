@@ -29,15 +29,13 @@ function M.parse(key)
       "fwd_sm80_d128_bf16_m128n64_w4_s2_g1_softcap") end
   local v = { dir = dir, family = fam, d = tonumber(d), dtype = dt, bm = tonumber(bm),
     bn = tonumber(bn), warps = tonumber(w), stages = tonumber(st), g = tonumber(g) }
-  local pos = 1
-  for _, f in ipairs(S.features) do
-    local s = "_" .. f
-    if rest:sub(pos, pos + #s - 1) == s then
-      v[f] = true
-      pos = pos + #s
+  for word in rest:gmatch("_([^_]*)") do
+    if not S.has(S.features, word) or v[word] then
+      return nil, ("unknown or repeated feature suffix '_%s' in '%s'"):format(word, key)
     end
+    v[word] = true
   end
-  if pos <= #rest then return nil, ("unknown feature suffix '%s' in '%s'"):format(rest:sub(pos), key) end
+  if rest:gsub("_[^_]*", "") ~= "" then return nil, ("malformed feature suffix in '%s'"):format(key) end
   if M.key(v) ~= key then return nil, ("'%s' is not canonical (canonical: %s)"):format(key, M.key(v)) end
   return v
 end

@@ -289,9 +289,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
     for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) s[mr][j][0] = s[mr][j][1] = s[mr][j][2] = s[mr][j][3] = 0.f;
-    // Unrolled with one row block per warp. With two, unrolling lets the
-    // compiler hoist loads of later steps into registers it does not have.
-#pragma unroll (MR == 1 ? D / 16 : 1)
+    // Fully unrolled with one row block per warp. With two, full unrolling
+    // hoists loads into registers it does not have (spills); by 2 fits.
+#pragma unroll (MR == 1 ? D / 16 : 2)
     for (int kk = 0; kk < D / 16; ++kk) {
       u32 a[MR][4];
 #pragma unroll

@@ -195,8 +195,9 @@ typedef struct fa_problem {
 } fa_problem;
 
 /* Sets struct_size, the given sizes, packed strides for layout, scale 1/sqrt(d),
-** no softcap, not causal, unbounded windows, no features. Returns FA_OK, or
-** FA_ERR_NULL_ARGUMENT. Sizes are checked later, by fa_problem_check(). */
+** no softcap, not causal, unbounded windows, no features. Returns FA_OK,
+** FA_ERR_NULL_ARGUMENT, or FA_ERR_STRIDE for an unknown layout. Sizes are
+** checked later, by fa_problem_check(). */
 FA_API fa_status fa_problem_init(fa_problem *p, fa_dtype dtype, fa_layout layout,
                                  int32_t batch, int32_t seqlen_q, int32_t seqlen_k,
                                  int32_t heads_q, int32_t heads_kv, int32_t head_dim);

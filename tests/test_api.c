@@ -1,0 +1,190 @@
+/*
+** test_api.c -- the public API end to end.
+**   cpu: a machine without a driver (FA_NO_DRIVER=1): clear statuses and
+**        messages, a compile-only context, nothing printed to stdout.
+**   gpu: plans on the GPU against the fp64 reference, and bad calls.
+**        Exits 77 (SKIPPED, with the reason) where there is no GPU.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fa.h"
+#include "fa_cu.h"
+#include "fa_nvrtc.h"
+#include "fa_ref.h"
+
+static int passed, failed;
+#define CHECK(cond, ...)                                    \
+  do {                                                      \
+    if (cond) passed++;                                     \
+    else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+           fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
+  } while (0)
+
+static int finish(void) {
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
+
+static void test_cpu(void) {
+  setenv("FA_NO_DRIVER", "1", 1);
+  fa_context *ctx = (fa_context *)1;
+  fa_status s = fa_context_create(NULL, &ctx);
+  CHECK(s == FA_ERR_NO_DEVICE && ctx == NULL, "no driver gives FA_ERR_NO_DEVICE, got %s", fa_status_name(s));
+  CHECK(strstr(fa_errmsg(NULL), "FA_NO_DRIVER") != NULL, "message says why: %s", fa_errmsg(NULL));
+  CHECK(fa_context_create(NULL, NULL) == FA_ERR_NULL_ARGUMENT, "NULL out");
+  fa_context_options o;
+  fa_context_options_init(&o);
+  o.struct_size = 3;
+  CHECK(fa_context_create(&o, &ctx) == FA_ERR_STRUCT_SIZE, "bad struct_size");
+  fa_context_destroy(NULL);
+  fa_plan_destroy(NULL);
+
+  /* A compile-only context works with no driver. */
+  fa_context_options_init(&o);
+  o.device = FA_DEVICE_NONE;
+  o.arch = 90;
+  o.flags = FA_CTX_NO_DISK_CACHE | FA_CTX_NO_TUNING_DB;
+  s = fa_context_create(&o, &ctx);
+  CHECK(s == FA_OK && ctx, "compile-only context: %s", fa_errmsg(NULL));
+  if (!ctx) return;
+  CHECK(strstr(fa_context_describe(ctx), "no device") != NULL, "describe: %s", fa_context_describe(ctx));
+  fa_problem p;
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 100, 100, 8, 1, 256);
+  fa_plan *plan = (fa_plan *)1;
+  fa_plan_options po;
+  fa_plan_options_init(&po);
+  po.variant = "fwd_sm80_d128_bf16_m128n48_w4_s2_g1"; /* wrong head_dim */
+  s = fa_plan_create(ctx, &p, &po, &plan);
+  CHECK(s == FA_ERR_VARIANT && !plan && strstr(fa_errmsg(ctx), "head_dim"), "variant mismatch: %s", fa_errmsg(ctx));
+  po.variant = "fwd_sm80_bogus";
+  CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_VARIANT, "bogus key: %s", fa_errmsg(ctx));
+  p.heads_kv = 3;
+  CHECK(fa_plan_create(ctx, &p, NULL, &plan) == FA_ERR_HEADS, "invalid problem");
+  p.heads_kv = 1;
+  char why[256];
+  const fa_nvrtc *nv = fa_nvrtc_load(why, sizeof why);
+  if (nv) {
+    s = fa_plan_create(ctx, &p, NULL, &plan);
+    CHECK(s == FA_OK, "plan compiles without a GPU: %s", fa_errmsg(ctx));
+    if (s == FA_OK) {
+      CHECK(strstr(fa_plan_describe(plan), "heuristic") != NULL, "describe: %s", fa_plan_describe(plan));
+      fa_fwd_args a;
+      fa_fwd_args_init(&a);
+      a.q = a.k = a.v = (void *)(uintptr_t)4096;
+      a.o = (void *)(uintptr_t)8192;
+      CHECK(fa_forward(plan, &a) == FA_ERR_NO_DEVICE, "forward without a device: %s", fa_errmsg(ctx));
+      a.o = (void *)(uintptr_t)8200;
+      CHECK(fa_forward(plan, &a) == FA_ERR_ALIGNMENT, "misaligned o");
+      a.o = NULL;
+      CHECK(fa_forward(plan, &a) == FA_ERR_NULL_POINTER, "NULL o");
+      CHECK(fa_forward(plan, NULL) == FA_ERR_NULL_ARGUMENT, "NULL args");
+      fa_plan_destroy(plan);
+    }
+  } else {
+    printf("(NVRTC absent here: %s; compile-only plan not checked)\n", why);
+  }
+  /* No NVRTC and no export: a plan says which is missing. */
+  fa_context_destroy(ctx);
+  o.flags |= FA_CTX_NO_NVRTC;
+  CHECK(fa_context_create(&o, &ctx) == FA_OK, "context without NVRTC");
+  s = fa_plan_create(ctx, &p, NULL, &plan);
+  CHECK(s == FA_ERR_NO_NVRTC && strstr(fa_errmsg(ctx), "NVRTC"), "no NVRTC: %s", fa_errmsg(ctx));
+  fa_context_destroy(ctx);
+  unsetenv("FA_NO_DRIVER");
+}
+
+/* ---- GPU ---- */
+
+static const fa_cu *cu;
+
+static uint16_t to_bf16(double x) {
+  float f = (float)x;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (uint16_t)(u >> 16);
+}
+static double from_bf16(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* One problem through the public API against the reference (loose bound:
+** the sweep in fa-tune verify applies the exact 2x rule). */
+static void gpu_case(fa_context *ctx, const char *name, fa_problem *p) {
+  size_t nq = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
+  size_t nk = (size_t)p->batch * p->seqlen_k * p->heads_kv * p->head_dim;
+  uint16_t *hq = malloc(nq * 2), *hk = malloc(nk * 2), *hv = malloc(nk * 2), *ho = malloc(nq * 2);
+  double *q = malloc(nq * 8), *k = malloc(nk * 8), *v = malloc(nk * 8), *ro = malloc(nq * 8);
+  unsigned st = 12345;
+  for (size_t i = 0; i < nq; ++i) { st = st * 1103515245u + 12345u; hq[i] = to_bf16(((st >> 8) % 2001) / 1000.0 - 1); q[i] = from_bf16(hq[i]); }
+  for (size_t i = 0; i < nk; ++i) { st = st * 1103515245u + 12345u; hk[i] = to_bf16(((st >> 8) % 2001) / 1000.0 - 1); k[i] = from_bf16(hk[i]); }
+  for (size_t i = 0; i < nk; ++i) { st = st * 1103515245u + 12345u; hv[i] = to_bf16(((st >> 8) % 2001) / 1000.0 - 1); v[i] = from_bf16(hv[i]); }
+  fa_ref_forward(p, NULL, q, k, v, ro, NULL);
+  CUdeviceptr dq, dk, dv, dout;
+  cu->cuMemAlloc(&dq, nq * 2); cu->cuMemAlloc(&dk, nk * 2); cu->cuMemAlloc(&dv, nk * 2); cu->cuMemAlloc(&dout, nq * 2);
+  cu->cuMemcpyHtoD(dq, hq, nq * 2); cu->cuMemcpyHtoD(dk, hk, nk * 2); cu->cuMemcpyHtoD(dv, hv, nk * 2);
+  cu->cuMemsetD8(dout, 0xff, nq * 2);
+  fa_plan *plan;
+  fa_status s = fa_plan_create(ctx, p, NULL, &plan);
+  CHECK(s == FA_OK, "%s: plan: %s", name, fa_errmsg(ctx));
+  if (s == FA_OK) {
+    fa_fwd_args a;
+    fa_fwd_args_init(&a);
+    a.q = (void *)dq; a.k = (void *)dk; a.v = (void *)dv; a.o = (void *)dout;
+    s = fa_forward(plan, &a);
+    CHECK(s == FA_OK && cu->cuCtxSynchronize() == CUDA_SUCCESS, "%s: forward: %s", name, fa_errmsg(ctx));
+    cu->cuMemcpyDtoH(ho, dout, nq * 2);
+    double err = 0;
+    int nan = 0;
+    for (size_t i = 0; i < nq; ++i) {
+      double x = from_bf16(ho[i]);
+      if (isnan(x)) nan++;
+      else err = fmax(err, fabs(x - ro[i]));
+    }
+    CHECK(nan == 0 && err < 2e-2, "%s: max error %.3g, %d NaN/unwritten (%s)", name, err, nan, fa_plan_describe(plan));
+    fa_plan_destroy(plan);
+  }
+  cu->cuMemFree(dq); cu->cuMemFree(dk); cu->cuMemFree(dv); cu->cuMemFree(dout);
+  free(hq); free(hk); free(hv); free(ho); free(q); free(k); free(v); free(ro);
+}
+
+static int test_gpu(void) {
+  char why[512];
+  cu = fa_cu_load(why, sizeof why);
+  int n = 0;
+  if (!cu || cu->cuDeviceGetCount(&n) != CUDA_SUCCESS || n == 0) {
+    printf("SKIPPED: no GPU: %s\n", cu ? "no device" : why);
+    return 77;
+  }
+  const fa_nvrtc *nv = fa_nvrtc_load(why, sizeof why);
+  if (!nv) { printf("SKIPPED: no NVRTC: %s\n", why); return 77; }
+  fa_context *ctx;
+  fa_status s = fa_context_create(NULL, &ctx);
+  CHECK(s == FA_OK, "context: %s", fa_errmsg(NULL));
+  if (s != FA_OK) return finish();
+  printf("# %s\n", fa_context_describe(ctx));
+  fa_problem p;
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 131, 131, 4, 2, 128);
+  p.causal = 1;
+  gpu_case(ctx, "gqa_causal_131", &p);
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BHSD, 1, 1, 257, 8, 1, 256);
+  gpu_case(ctx, "decode_mqa_d256", &p);
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 77, 77, 2, 2, 64);
+  p.softcap = 20.f;
+  p.window_left = 10;
+  gpu_case(ctx, "softcap_window_d64", &p);
+  fa_context_destroy(ctx);
+  return finish();
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "gpu")) return test_gpu();
+  test_cpu();
+  return finish();
+}
