@@ -261,12 +261,24 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
   // With softcap the transformed scores are already in log2 units.
   const float mul = HAS_SOFTCAP ? 1.0f : p.scale_log2;
 
-  // Per-lane ldmatrix offsets (swizzle: row & 7 == lane & 7 for all three).
+  // Per-lane ldmatrix addresses. Step k of a 16-wide loop reads chunks 2k and
+  // 2k+1, swizzled to (2k + col) ^ (lane & 7) = 8*(k/4) + ((2*(k%4) + col) ^ (lane & 7))
+  // (row & 7 == lane & 7 for all three operands): four lane addresses per
+  // operand, everything else an immediate, so the inner loops do no address
+  // arithmetic.
   const int wrow = warp * MR * 16;
   const int qrow = wrow + (lane & 15), qcol = lane >> 4;
   const int krow = ((lane >> 4) & 1) * 8 + (lane & 7), kcol = (lane >> 3) & 1;
   const int vrow = lane & 15, vcol = lane >> 4;
   const int sw = lane & 7;
+  constexpr u32 ROWB = D * 2, KVBUF = BN * D * 2;
+  u32 qa[4], ka[4], va[4];
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    qa[r] = sQ + qrow * ROWB + ((2 * r + qcol) ^ sw) * 16;
+    ka[r] = sK + krow * ROWB + ((2 * r + kcol) ^ sw) * 16;
+    va[r] = sV + vrow * ROWB + ((2 * r + vcol) ^ sw) * 16;
+  }
 
   int t_cur = next_visible(t_lo);
   int buf = 0;
@@ -277,7 +289,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
   int t_nxt = t_cur < t_hi ? next_visible(t_cur + 1) : t_hi;
 
   while (t_cur < t_hi) {
-    const u32 kbuf = sK + buf * BN * D * 2, vbuf = sV + buf * BN * D * 2;
+    const u32 bufo = buf * KVBUF;
     if (t_nxt < t_hi) load_tile(kb, p.k_ss, sK + (buf ^ 1) * BN * D * 2, t_nxt);
     cp_commit();
     cp_wait<2>();
@@ -290,24 +302,26 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) s[mr][j][0] = s[mr][j][1] = s[mr][j][2] = s[mr][j][3] = 0.f;
     // Fully unrolled with one row block per warp. With two, full unrolling
-    // hoists loads into registers it does not have (spills); by 2 fits.
-#pragma unroll (MR == 1 ? D / 16 : 2)
-    for (int kk = 0; kk < D / 16; ++kk) {
-      u32 a[MR][4];
+    // hoists loads into registers it does not have (spills); by 4 fits.
+#pragma unroll (MR == 1 ? D / 64 : 1)
+    for (int m = 0; m < D / 64; ++m)
 #pragma unroll
-      for (int mr = 0; mr < MR; ++mr)
-        ldsm_x4(sQ + (u32)(((qrow + mr * 16) * DC + ((2 * kk + qcol) ^ sw)) * 16), a[mr][0], a[mr][1], a[mr][2], a[mr][3]);
+      for (int r = 0; r < 4; ++r) {
+        u32 a[MR][4];
 #pragma unroll
-      for (int jp = 0; jp < BN / 16; ++jp) {
-        u32 b0, b1, b2, b3;
-        ldsm_x4(kbuf + (u32)(((jp * 16 + krow) * DC + ((2 * kk + kcol) ^ sw)) * 16), b0, b1, b2, b3);
+        for (int mr = 0; mr < MR; ++mr)
+          ldsm_x4(qa[r] + mr * 16 * ROWB + m * 128, a[mr][0], a[mr][1], a[mr][2], a[mr][3]);
 #pragma unroll
-        for (int mr = 0; mr < MR; ++mr) {
-          mma(s[mr][2 * jp], a[mr], b0, b1);
-          mma(s[mr][2 * jp + 1], a[mr], b2, b3);
+        for (int jp = 0; jp < BN / 16; ++jp) {
+          u32 b0, b1, b2, b3;
+          ldsm_x4(ka[r] + bufo + jp * 16 * ROWB + m * 128, b0, b1, b2, b3);
+#pragma unroll
+          for (int mr = 0; mr < MR; ++mr) {
+            mma(s[mr][2 * jp], a[mr], b0, b1);
+            mma(s[mr][2 * jp + 1], a[mr], b2, b3);
+          }
         }
       }
-    }
 
     if constexpr (HAS_SOFTCAP) {
 #pragma unroll
@@ -346,6 +360,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 
     // Online softmax: rows g and g+8 live in the 4 lanes of a quad.
     u32 pa[MR][BN / 16][4];
+    float corr_v[MR][2];
+    bool rescale = false;
 #pragma unroll
     for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
@@ -368,9 +384,20 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
           sum += e0 + e1;
         }
         row_sum[mr][h] = row_sum[mr][h] * corr + sum;
-#pragma unroll
-        for (int j = 0; j < D / 8; ++j) acc[mr][j][h * 2] *= corr, acc[mr][j][h * 2 + 1] *= corr;
+        corr_v[mr][h] = corr;
+        rescale |= corr != 1.f;
       }
+    // Once the row maxima settle, corr is exactly 1 (exp2(0)): skip the O
+    // rescale (D/2 multiplies per row block) unless a lane of the warp needs it.
+    if (__any_sync(0xffffffffu, rescale)) {
+#pragma unroll
+      for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) {
+          acc[mr][j][0] *= corr_v[mr][0], acc[mr][j][1] *= corr_v[mr][0];
+          acc[mr][j][2] *= corr_v[mr][1], acc[mr][j][3] *= corr_v[mr][1];
+        }
+    }
 #pragma unroll
     for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
@@ -392,7 +419,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         u32 b0, b1, b2, b3;
-        ldsm_x4_t(vbuf + (u32)(((kt * 16 + vrow) * DC + ((2 * dp + vcol) ^ sw)) * 16), b0, b1, b2, b3);
+        ldsm_x4_t(va[dp % 4] + bufo + kt * 16 * ROWB + (dp / 4) * 128, b0, b1, b2, b3);
 #pragma unroll
         for (int mr = 0; mr < MR; ++mr) {
           mma(acc[mr][2 * dp], pa[mr][kt], b0, b1);
