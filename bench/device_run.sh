@@ -13,7 +13,8 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu 
 ldd build/fa-tune | grep -E "not found|sqlite|lua" | tee -a "$OUT/gpu.txt"
 for s in $steps; do
   case $s in
-    verify) timeout 300 ./build/fa-tune verify 2>&1 | tee "$OUT/verify.txt" | grep -v " ok$" ;;
+    verify) timeout 300 ./build/fa-tune verify 2>&1 | tee "$OUT/verify.txt" | grep -v " ok$"
+            ./build/tests/test_api gpu 2>&1 | tee "$OUT/api_gpu.txt" ;;
     seed)
       timeout 240 ./build/fa-tune bench --grid seed4 --json "$OUT/fa_seed4.jsonl" --all > "$OUT/fa_seed4.txt" 2>&1
       timeout 200 ./build/fa-tune bench --grid d256 --json "$OUT/fa_d256.jsonl" --all > "$OUT/fa_d256.txt" 2>&1
