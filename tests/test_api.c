@@ -169,6 +169,13 @@ static int test_gpu(void) {
   CHECK(s == FA_OK, "context: %s", fa_errmsg(NULL));
   if (s != FA_OK) return finish();
   printf("# %s\n", fa_context_describe(ctx));
+  /* The application's own allocations need a current context, as with any
+  ** driver-API code: use the device's primary context, which fa shares. */
+  CUdevice dev;
+  CUcontext pctx;
+  cu->cuDeviceGet(&dev, 0);
+  cu->cuDevicePrimaryCtxRetain(&pctx, dev);
+  cu->cuCtxSetCurrent(pctx);
   fa_problem p;
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 131, 131, 4, 2, 128);
   p.causal = 1;
@@ -180,6 +187,7 @@ static int test_gpu(void) {
   p.window_left = 10;
   gpu_case(ctx, "softcap_window_d64", &p);
   fa_context_destroy(ctx);
+  cu->cuDevicePrimaryCtxRelease(dev);
   return finish();
 }
 
