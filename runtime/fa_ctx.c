@@ -75,7 +75,13 @@ fa_status fa_context_create(const fa_context_options *opt, fa_context **out) {
     ctx->cache_dir[0] = '\0';
   const char *ex = opt->export_dir ? opt->export_dir : getenv("FA_EXPORT_DIR");
   if (ex) snprintf(ctx->export_dir, sizeof ctx->export_dir, "%s", ex);
-  if (!(ctx->flags & FA_CTX_NO_TUNING_DB)) fa_db_open_layers(ctx, opt->shipped_db, opt->tuning_db, &ctx->db);
+  if (!(ctx->flags & FA_CTX_NO_TUNING_DB)) fa_db_layers_open(&ctx->db, opt->shipped_db, opt->tuning_db);
+  else snprintf(ctx->db.describe, sizeof ctx->db.describe, "off (FA_CTX_NO_TUNING_DB)");
+  snprintf(ctx->gpu.name, sizeof ctx->gpu.name, "%s", ctx->device_name);
+  ctx->gpu.arch = ctx->arch;
+  ctx->gpu.sm_count = ctx->sm_count;
+  ctx->gpu.driver = ctx->cu ? ctx->cu->driver_version : 0;
+  ctx->gpu.nvrtc = ctx->nvrtc ? fa_nvrtc_version(ctx->nvrtc) : 0;
   fa_err_clear(ctx);
   *out = ctx;
   return FA_OK;
@@ -85,7 +91,7 @@ void fa_context_destroy(fa_context *ctx) {
   if (!ctx) return;
   fa_kernel_free_all(ctx);
   fa_gen_close(ctx->gen);
-  fa_db_close(ctx->db);
+  fa_db_layers_close(&ctx->db);
   if (ctx->cu) ctx->cu->cuDevicePrimaryCtxRelease(ctx->cudev);
   pthread_mutex_destroy(&ctx->lock);
   free(ctx);
@@ -103,10 +109,10 @@ const char *fa_context_describe(fa_context *ctx) {
   pthread_mutex_lock(&ctx->lock);
   snprintf(ctx->describe, sizeof ctx->describe,
            "fa %s; device: %s (sm_%d, %d SMs, %d B smem/block); driver %d; %s; disk cache: %s; "
-           "export dir: %s; tuning db: %s",
+           "export dir: %s; tuning databases: %s",
            fa_version_string(), ctx->device_name, ctx->arch, ctx->sm_count, ctx->smem_optin,
            ctx->cu ? ctx->cu->driver_version : 0, nv, ctx->cache_dir[0] ? ctx->cache_dir : "off",
-           ctx->export_dir[0] ? ctx->export_dir : "none", fa_db_describe(ctx->db));
+           ctx->export_dir[0] ? ctx->export_dir : "none", ctx->db.describe);
   pthread_mutex_unlock(&ctx->lock);
   return ctx->describe;
 }

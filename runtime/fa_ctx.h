@@ -9,13 +9,13 @@
 #include "fa_int.h"
 #include "fa_cu.h"
 #include "fa_nvrtc.h"
+#include "fa_db.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
 
 typedef struct fa_gen fa_gen;   /* fa_gen.h: the embedded Lua generator */
-typedef struct fa_db fa_db;     /* fa_db.h: tuning databases */
 typedef struct fa_kernel fa_kernel; /* fa_kcache.c: a loaded kernel */
 
 struct fa_context {
@@ -36,8 +36,9 @@ struct fa_context {
   char export_dir[PATH_MAX];   /* "" when none */
   fa_gen *gen;                 /* created on first use */
   fa_kernel *kernels;          /* in-memory cache, a list */
-  fa_db *db;                   /* NULL when no database is usable */
-  char describe[2 * PATH_MAX + 1024];
+  fa_db_layers db;             /* tuning databases; both NULL when none is usable */
+  fa_db_gpu gpu;               /* this device, as the databases name it */
+  char describe[4 * PATH_MAX + 2048];
 };
 
 /* Makes the context's CUDA context current on this thread. */

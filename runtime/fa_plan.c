@@ -22,11 +22,21 @@ static fa_status choose(fa_context *ctx, const fa_problem *p, const fa_plan_opti
       snprintf(key, key_size, "%s", opt->variant);
       snprintf(why, why_size, "forced by fa_plan_options.variant");
     }
-  } else if (fa_db_lookup(ctx->db, ctx->device_name, &pr, p, key, key_size, why, why_size) &&
-             fa_gen_fits(ctx, gen, key, &pr, ctx->arch) == FA_OK) {
-    s = FA_OK;
   } else {
+    fa_bucket b;
+    fa_db_bucket_of(p, &b);
+    int tuned = fa_db_layers_lookup(&ctx->db, &ctx->gpu, &b, key, key_size, why, why_size);
+    /* A database row is data from outside: use it only if it can serve. */
+    if (tuned && fa_gen_fits(ctx, gen, key, &pr, ctx->arch) == FA_OK) {
+      fa_err_clear(ctx);
+      fa_ctx_gen_unlock(ctx);
+      return FA_OK;
+    }
     s = fa_gen_choose(ctx, gen, &pr, ctx->arch, key, key_size, why, why_size);
+    if (s == FA_OK && tuned) {
+      size_t n = strlen(why);
+      snprintf(why + n, why_size - n, " (the tuned %s cannot serve this problem)", "winner");
+    }
   }
   fa_ctx_gen_unlock(ctx);
   return s;
