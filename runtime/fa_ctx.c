@@ -45,6 +45,18 @@ static fa_status open_device(fa_context *ctx, int ordinal) {
   return FA_OK;
 }
 
+/* An export directory serves only the fa version that wrote it. */
+static int export_matches(const char *dir) {
+  char path[PATH_MAX + 32], line[256], want[64];
+  snprintf(path, sizeof path, "%s/manifest.txt", dir);
+  snprintf(want, sizeof want, "fa_version %s\n", fa_version_string());
+  FILE *f = fopen(path, "r");
+  int ok = 0;
+  while (f && !ok && fgets(line, sizeof line, f)) ok = strcmp(line, want) == 0;
+  if (f) fclose(f);
+  return ok;
+}
+
 fa_status fa_context_create(const fa_context_options *opt, fa_context **out) {
   if (!out) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_context_create: out is NULL");
   *out = NULL;
@@ -75,7 +87,8 @@ fa_status fa_context_create(const fa_context_options *opt, fa_context **out) {
     ctx->cache_dir[0] = '\0';
   const char *ex = opt->export_dir ? opt->export_dir : getenv("FA_EXPORT_DIR");
   if (ex) snprintf(ctx->export_dir, sizeof ctx->export_dir, "%s", ex);
-  if (!(ctx->flags & FA_CTX_NO_TUNING_DB)) fa_db_layers_open(&ctx->db, opt->shipped_db, opt->tuning_db);
+  if (ctx->export_dir[0] && !export_matches(ctx->export_dir)) ctx->export_dir[0] = '\0';
+  if (!(ctx->flags & FA_CTX_NO_TUNING_DB)) fa_db_layers_open(&ctx->db, opt->shipped_db, opt->tuning_db, ctx->export_dir);
   else snprintf(ctx->db.describe, sizeof ctx->db.describe, "off (FA_CTX_NO_TUNING_DB)");
   snprintf(ctx->gpu.name, sizeof ctx->gpu.name, "%s", ctx->device_name);
   ctx->gpu.arch = ctx->arch;

@@ -184,9 +184,13 @@ static int shipped_path(char *out, size_t n) {
   return access(out, R_OK) == 0 ? 0 : -1;
 }
 
-void fa_db_layers_open(fa_db_layers *l, const char *shipped, const char *user) {
+void fa_db_layers_open(fa_db_layers *l, const char *shipped, const char *user, const char *export_dir) {
   memset(l, 0, sizeof *l);
-  char path[PATH_MAX], why[PATH_MAX + 256], us[PATH_MAX + 300] = "", sh[PATH_MAX + 300] = "";
+  char path[PATH_MAX], why[PATH_MAX + 256], us[PATH_MAX + 300] = "", sh[PATH_MAX + 300] = "", ex[PATH_MAX + 300] = "";
+  if (export_dir && *export_dir && snprintf(path, sizeof path, "%s/tuning.db", export_dir) < (int)sizeof path) {
+    l->exported = fa_db_open(path, 0, why, sizeof why);
+    snprintf(ex, sizeof ex, "export %s; ", l->exported ? path : why);
+  }
   if (fa_db_user_path(user, path, sizeof path) == 0) {
     l->user = fa_db_open(path, 0, why, sizeof why);
     snprintf(us, sizeof us, "user %s", l->user ? path : why);
@@ -197,13 +201,14 @@ void fa_db_layers_open(fa_db_layers *l, const char *shipped, const char *user) {
   } else {
     snprintf(sh, sizeof sh, "shipped: none found");
   }
-  snprintf(l->describe, sizeof l->describe, "%s%s%s", us, *us ? "; " : "", sh);
+  snprintf(l->describe, sizeof l->describe, "%s%s%s%s", us, *us ? "; " : "", ex, sh);
 }
 
 void fa_db_layers_close(fa_db_layers *l) {
   fa_db_close(l->user);
+  fa_db_close(l->exported);
   fa_db_close(l->shipped);
-  l->user = l->shipped = NULL;
+  l->user = l->exported = l->shipped = NULL;
 }
 
 static int ilog2(int x) { int r = 0; while (x > 1) { x >>= 1; r++; } return r; }
@@ -244,6 +249,7 @@ int fa_db_lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key,
 int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size,
                         char *why, size_t why_size) {
   return fa_db_lookup(l->user, gpu, b, key, key_size, why, why_size) ||
+         fa_db_lookup(l->exported, gpu, b, key, key_size, why, why_size) ||
          fa_db_lookup(l->shipped, gpu, b, key, key_size, why, why_size);
 }
 

@@ -39,10 +39,11 @@ const char *fa_db_path(const fa_db *db);
 ** $FA_TUNING_DB, else $XDG_DATA_HOME/fa/tuning.db, else ~/.local/share/fa/tuning.db).
 ** What was opened and what was skipped, and why, goes to describe. */
 typedef struct fa_db_layers {
-  fa_db *user, *shipped;
+  fa_db *user, *exported, *shipped; /* looked up in this order */
   char describe[2 * 4096 + 700];
 } fa_db_layers;
-void fa_db_layers_open(fa_db_layers *l, const char *shipped, const char *user);
+/* export_dir: NULL or a `fa-tune export` directory, whose tuning.db is a layer. */
+void fa_db_layers_open(fa_db_layers *l, const char *shipped, const char *user, const char *export_dir);
 void fa_db_layers_close(fa_db_layers *l);
 /* The user database's default path. Returns 0, or -1 when none can be formed. */
 int fa_db_user_path(const char *explicit_path, char *out, size_t n);

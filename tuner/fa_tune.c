@@ -18,8 +18,12 @@ static const char usage[] =
     "                               correctness sweep on the GPU against the fp64 reference\n"
     "  bench [--grid seed|seed4|d256|gemma] [--filter W] [--reps N] [--json FILE] [--all]\n"
     "                               time every fitting variant per shape, report the best\n"
-    "  --gpu auto|N                 the main job: on each GPU model, verify and time the\n"
-    "                               default space; without a GPU, compile it for sm_80 and sm_90a\n"
+    "  --gpu auto|N [--grid default|gemma|seed|d256] [--budget MIN] [--db PATH] [--ship PATH] [--dry-run]\n"
+    "                               the main job: tune the grid on the GPU into the user database\n"
+    "                               (resumes; --ship writes a compact copy); without a GPU it\n"
+    "                               compiles the default space and says what needs one\n"
+    "  export --out DIR [--db PATH] [--gpu N]\n"
+    "                               the winners' cubins and a manifest, for running without NVRTC\n"
     "Exit status: 0 success, 1 failure, 2 usage, 77 skipped (a GPU or NVRTC is missing).\n";
 
 static int cmd_list(int argc, char **argv) {
@@ -55,30 +59,6 @@ static int cmd_show(int argc, char **argv) {
   return 0;
 }
 
-/* The main job. Tuning into the database comes with the tuner issue; today
-** it compiles, verifies and benchmarks what the hardware in hand allows. */
-static int cmd_gpu(const char *which) {
-  char name[256];
-  int dev = strcmp(which, "auto") ? atoi(which) : 0;
-  if (tune_dev_open(dev, name, sizeof name)) {
-    printf("fa-tune: no GPU (%s).\n", name);
-    printf("fa-tune: doing the steps that need none: compiling the default space for sm_80 and sm_90a.\n");
-    char *a80[] = {"--arch", "sm_80"}, *a90[] = {"--arch", "sm_90a"};
-    int r = tune_cmd_compile(2, a80);
-    int r2 = tune_cmd_compile(2, a90);
-    printf("fa-tune: verifying and timing kernels needs a GPU: run `fa-tune --gpu auto` on one.\n");
-    return r == 0 && r2 == 0 ? 0 : (r == 77 || r2 == 77 ? 77 : 1);
-  }
-  printf("fa-tune: GPU %d: %s\n", dev, name);
-  char devs[16];
-  snprintf(devs, sizeof devs, "%d", dev);
-  char *va[] = {"--device", devs, "--quiet"};
-  int r = tune_cmd_verify(3, va);
-  if (r) return r;
-  char *ba[] = {"--device", devs, "--grid", "seed4"};
-  return tune_cmd_bench(4, ba);
-}
-
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
@@ -90,7 +70,9 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "compile")) return tune_cmd_compile(argc - 2, argv + 2);
   if (!strcmp(c, "verify")) return tune_cmd_verify(argc - 2, argv + 2);
   if (!strcmp(c, "bench")) return tune_cmd_bench(argc - 2, argv + 2);
-  if (!strcmp(c, "--gpu") && argc == 3) return cmd_gpu(argv[2]);
+  if (!strcmp(c, "--gpu")) return tune_cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(c, "tune")) return tune_cmd_tune(argc - 2, argv + 2);
+  if (!strcmp(c, "export")) return tune_cmd_export(argc - 2, argv + 2);
   fprintf(stderr, "fa-tune: unknown command '%s'\n%s", c, usage);
   return 2;
 }

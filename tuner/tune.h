@@ -45,9 +45,20 @@ uint16_t tune_double_to_bits(double x, fa_dtype t);
 /* Visible pairs of one head over the batch (the work count of a shape). */
 int64_t tune_visible_pairs(const tune_shape *s);
 
+/* Median milliseconds of reps launches of plan (L2 flushed before each); -1 on failure. */
+#define TUNE_FLUSH_BYTES (256u << 20)
+float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int reps);
+/* The unfused baseline (templates/unfused.cu): load once per dtype, run into d->do_ and d->dlse. */
+struct fa_gen;
+struct fa_nvrtc;
+int tune_unfused_load(struct fa_gen *gen, const struct fa_nvrtc *nv, int arch, int bf16, char *err, size_t n);
+int tune_unfused_run(const tune_data *d);
+
 /* Commands. Each returns the process exit code. */
 int tune_cmd_compile(int argc, char **argv);
 int tune_cmd_verify(int argc, char **argv);
 int tune_cmd_bench(int argc, char **argv);
+int tune_cmd_tune(int argc, char **argv);
+int tune_cmd_export(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 ** events around the one launch, median of the repetitions (as do_bench).
 */
 #include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fa_ctx.h"
@@ -15,15 +16,14 @@
 #include "tune_shapes.h"
 
 #define MAX_GRID 256
-#define FLUSH_BYTES (256u << 20)
+
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
   return (x > y) - (x < y);
 }
 
-/* Median milliseconds of reps launches of plan; -1 on failure. */
-static float time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int reps) {
+float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int reps) {
   CUevent e0, e1;
   float t[64], ms = -1;
   if (reps > 64) reps = 64;
@@ -31,7 +31,7 @@ static float time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, i
   for (int w = 0; w < 3; ++w) fa_forward(plan, a);
   int i = 0;
   for (; i < reps; ++i) {
-    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, FLUSH_BYTES, NULL);
+    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
     tune_cu->cuEventRecord(e0, NULL);
     if (fa_forward(plan, a) != FA_OK) break;
     tune_cu->cuEventRecord(e1, NULL);
@@ -46,9 +46,38 @@ static float time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, i
   return ms;
 }
 
+/* Host time of fa_forward on a cached plan: the launch path's cost per call. */
+static int host_overhead(fa_context *ctx, const tune_shape *s) {
+  tune_data d;
+  fa_plan *plan;
+  if (tune_data_make(&d, s, 3, 2) || fa_plan_create(ctx, &s->p, NULL, &plan) != FA_OK) {
+    fprintf(stderr, "%s\n", fa_errmsg(ctx));
+    return 1;
+  }
+  fa_fwd_args a;
+  tune_data_args(&d, &a);
+  double best = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    tune_cu->cuCtxSynchronize();
+    struct timespec t0, t1;
+    const int n = 500; /* below the launch queue depth, so the host never waits on the GPU */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; ++i) fa_forward(plan, &a);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+    if (us < best) best = us;
+  }
+  tune_cu->cuCtxSynchronize();
+  printf("host time per fa_forward call (cached plan %s, %d launches per round, best of 5): %.2f us\n",
+         fa_plan_variant(plan), 500, best);
+  fa_plan_destroy(plan);
+  tune_data_free(&d);
+  return 0;
+}
+
 int tune_cmd_bench(int argc, char **argv) {
   const char *grid = "seed4", *json = NULL, *filter = "";
-  int device = 0, reps = 20, all = 0;
+  int device = 0, reps = 20, all = 0, tuned = 0, host = 0;
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
     else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
@@ -56,6 +85,8 @@ int tune_cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--all")) all = 1;
+    else if (!strcmp(argv[i], "--tuned")) tuned = 1;
+    else if (!strcmp(argv[i], "--host")) host = 1;
     else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
   }
   static tune_shape shapes[MAX_GRID];
@@ -66,13 +97,14 @@ int tune_cmd_bench(int argc, char **argv) {
   fa_context_options co;
   fa_context_options_init(&co);
   co.device = device;
-  co.flags = FA_CTX_NO_TUNING_DB;
+  co.flags = tuned ? 0 : FA_CTX_NO_TUNING_DB;  /* --tuned: only what the runtime chooses */
   fa_context *ctx;
   if (fa_context_create(&co, &ctx) != FA_OK) { fprintf(stderr, "%s\n", fa_errmsg(NULL)); return 1; }
   printf("# %s\n", fa_context_describe(ctx));
+  if (host) return host_overhead(ctx, &shapes[0]);
   FILE *out = json ? fopen(json, "w") : NULL;
   CUdeviceptr flush;
-  if (tune_cu->cuMemAlloc(&flush, FLUSH_BYTES)) { fprintf(stderr, "cannot allocate the L2 flush buffer\n"); return 1; }
+  if (tune_cu->cuMemAlloc(&flush, TUNE_FLUSH_BYTES)) { fprintf(stderr, "cannot allocate the L2 flush buffer\n"); return 1; }
   char **keys;
   int nkeys;
   fa_gen *gen;
@@ -97,7 +129,7 @@ int tune_cmd_bench(int argc, char **argv) {
     fa_gen_problem_from(&s->p, &pr);
     float best = 1e30f, heur = -1;
     char best_key[160] = "";
-    for (int k = -1; k < nkeys; ++k) {
+    for (int k = -1; k < (tuned ? 0 : nkeys); ++k) {
       fa_plan_options po;
       fa_plan_options_init(&po);
       if (k >= 0) {
@@ -109,12 +141,13 @@ int tune_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "%s %s: %s\n", s->name, k >= 0 ? keys[k] : "heuristic", fa_errmsg(ctx));
         continue;
       }
-      float ms = time_plan(plan, &a, flush, reps);
+      float ms = tune_time_plan(plan, &a, flush, reps);
       if (k < 0) {
         heur = ms;  /* the heuristic may pick a variant outside the default space */
         if (ms > 0) { best = ms; snprintf(best_key, sizeof best_key, "%s", fa_plan_variant(plan)); }
       }
       else if (ms > 0 && ms < best) { best = ms; snprintf(best_key, sizeof best_key, "%s", keys[k]); }
+      if (tuned) printf("#   %s: %s\n", s->name, fa_plan_describe(plan));
       if (all && ms > 0)
         printf("#   %s %s %.4f ms %.1f TFLOP/s\n", s->name, fa_plan_variant(plan), ms, work / ms / 1e9);
       fa_plan_destroy(plan);

@@ -104,7 +104,8 @@ static errs compare(const tune_data *d, const double *o, const float *lse, const
 
 static CUfunction unfused_fn[2];
 
-static int unfused_load(fa_gen *gen, const fa_nvrtc *nv, int arch, int bf16, char *err, size_t n) {
+
+int tune_unfused_load(fa_gen *gen, const fa_nvrtc *nv, int arch, int bf16, char *err, size_t n) {
   if (unfused_fn[bf16]) return 0;
   char *src = NULL;
   if (fa_gen_emit_tool(NULL, gen, bf16 ? "unfused_bf16" : "unfused_fp16", &src) != FA_OK) {
@@ -117,13 +118,14 @@ static int unfused_load(fa_gen *gen, const fa_nvrtc *nv, int arch, int bf16, cha
   free(src);
   if (s != FA_OK) { snprintf(err, n, "%s", fa_errmsg(NULL)); return -1; }
   CUmodule mod;
-  int r = tune_cu->cuModuleLoadData(&mod, cubin) || tune_cu->cuModuleGetFunction(&unfused_fn[bf16], mod, "fa_unfused");
+  int r = tune_cu->cuModuleLoadData(&mod, cubin) || tune_cu->cuModuleGetFunction(&unfused_fn[bf16], mod, "fa_unfused") ||
+          tune_cu->cuFuncSetAttribute(unfused_fn[bf16], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 200 * 1024);
   free(cubin);
   if (r) snprintf(err, n, "loading the unfused kernel failed");
   return r ? -1 : 0;
 }
 
-static int unfused_run(const tune_data *d) {
+int tune_unfused_run(const tune_data *d) {
   const fa_problem *p = &d->shape->p;
   fa_fwd_kparams kp;
   memset(&kp, 0, sizeof kp);
@@ -234,7 +236,7 @@ int tune_cmd_verify(int argc, char **argv) {
     tune_shape shapes[MAX_SHAPES];
     int nc = tune_verify_shapes(&sig, shapes, MAX_SHAPES);
     char err[512] = "";
-    if (unfused_load(gen, nv, arch, sig.bf16, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    if (tune_unfused_load(gen, nv, arch, sig.bf16, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
     for (int c = 0; c < nc; ++c) {
       cases[c].shape = shapes[c];
       if (tune_data_make(&cases[c].data, &cases[c].shape, 1000 + c, 1)) { fprintf(stderr, "out of memory\n"); return 1; }
@@ -245,7 +247,7 @@ int tune_cmd_verify(int argc, char **argv) {
       double *o = calloc(d->no, sizeof *o);
       float *lse = calloc(d->nlse, sizeof *lse);
       tune_cu->cuMemsetD8(d->do_, 0xff, d->no * fa_dtype_size(d->shape->p.dtype));
-      if (unfused_run(d) || tune_download16(d->do_, d->no, d->shape->p.dtype, o) ||
+      if (tune_unfused_run(d) || tune_download16(d->do_, d->no, d->shape->p.dtype, o) ||
           tune_cu->cuMemcpyDtoH(lse, d->dlse, d->nlse * 4)) { fprintf(stderr, "unfused baseline failed\n"); return 1; }
       cases[c].base = compare(d, o, lse, cases[c].ro, cases[c].rlse);
       free(o); free(lse);

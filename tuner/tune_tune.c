@@ -1,0 +1,356 @@
+/*
+** tune_tune.c -- the main job: `fa-tune --gpu auto|N`. For each problem of
+** the grid: every variant of the default space that fits it is compiled
+** (threads fill the disk cache ahead of the GPU), checked against the
+** unfused baseline on the same inputs (a wrong kernel never wins), timed
+** (CUDA events, L2 flushed, median), the leaders re-timed, and the winner
+** and every measurement written to the user database, one transaction each.
+** Re-running resumes: buckets that already have a winner are skipped.
+*/
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "fa_ctx.h"
+#include "fa_dcache.h"
+#include "fa_db.h"
+#include "fa_gen.h"
+#include "fa_int.h"
+#include "fa_kernel.h"
+#include "tune.h"
+#include "tune_shapes.h"
+
+#define MAX_GRID 256
+#define MAX_CAND 64
+#define QUICK_REPS 10
+#define FINAL_REPS 30
+#define LEADERS 3
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- background compilation into the disk cache ---- */
+
+typedef struct precompile {
+  char **keys;
+  int n, next, arch;
+  const char *dir;
+  pthread_mutex_t lock;
+} precompile;
+
+static void *precompile_worker(void *arg) {
+  precompile *pc = arg;
+  fa_gen *gen;
+  char why[256];
+  const fa_nvrtc *nv = fa_nvrtc_load(why, sizeof why);
+  if (!nv || fa_gen_open(NULL, &gen) != FA_OK) return NULL;
+  for (;;) {
+    pthread_mutex_lock(&pc->lock);
+    int i = pc->next++;
+    pthread_mutex_unlock(&pc->lock);
+    if (i >= pc->n) break;
+    char *src;
+    if (fa_gen_emit(NULL, gen, pc->keys[i], &src) != FA_OK) continue;
+    uint64_t h = fa_kernel_hash(src, pc->arch, fa_nvrtc_version(nv));
+    void *cubin;
+    size_t size;
+    if (!fa_dcache_get(pc->dir, pc->keys[i], h, &cubin, &size) &&
+        fa_nvrtc_compile(NULL, nv, pc->keys[i], src, pc->arch, NULL, &cubin, &size, NULL) == FA_OK)
+      fa_dcache_put(NULL, pc->dir, pc->keys[i], h, cubin, size);
+    free(cubin);
+    free(src);
+  }
+  fa_gen_close(gen);
+  return NULL;
+}
+
+/* ---- one shape ---- */
+
+typedef struct result {
+  char key[160];
+  float ms;
+} result;
+
+static int cmp_result(const void *a, const void *b) {
+  float x = ((const result *)a)->ms, y = ((const result *)b)->ms;
+  return (x > y) - (x < y);
+}
+
+/* Largest |fa - unfused| over the output, or -1 when it could not run; NaN counts as infinite. */
+static double check_against(const tune_data *d, const uint16_t *ref, uint16_t *buf) {
+  const fa_problem *p = &d->shape->p;
+  if (tune_cu->cuMemcpyDtoH(buf, d->do_, d->no * 2)) return -1;
+  double worst = 0;
+  for (size_t i = 0; i < d->no; ++i) {
+    double a = tune_bits_to_double(buf[i], p->dtype), r = tune_bits_to_double(ref[i], p->dtype);
+    double e = isnan(a) ? INFINITY : fabs(a - r) / (0.02 + fabs(r));
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
+typedef struct tune_opts {
+  int device, dry_run, all_reps;
+  double budget_s;
+  const char *db_path, *ship_path, *grid;
+} tune_opts;
+
+/* The problem a candidate's output is checked on: the shape's own kernel
+** features, one kv group of heads, batch 1, and lengths capped where the
+** unfused baseline would take too long. Correctness does not depend on the
+** batch or head count; every mask rule is kept. */
+static void check_shape_of(const tune_shape *s, tune_shape *c) {
+  *c = *s;
+  const fa_problem *p = &s->p;
+  int tq = p->seqlen_q, tk = p->seqlen_k;
+  const int tok = (p->features & (FA_FEAT_POSITIONS | FA_FEAT_SEGMENTS)) != 0;
+  if (!tok && (int64_t)tq * tk > 4096 * 4096) {
+    tk = tk > 4096 ? 4096 : tk;
+    tq = tq > tk ? tk : tq;
+  }
+  fa_problem_init(&c->p, p->dtype, FA_LAYOUT_BSHD, 1, tq, tk, p->heads_q / p->heads_kv, 1, p->head_dim);
+  c->p.scale = p->scale;
+  c->p.softcap = p->softcap;
+  c->p.causal = p->causal;
+  c->p.window_left = p->window_left;
+  c->p.window_right = p->window_right;
+  c->p.features = p->features;
+}
+
+static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s, char **keys, int nkeys,
+                          CUdeviceptr flush, double *speed_tuned, result *all, int *nall) {
+  tune_data d, cd;
+  tune_shape cs;
+  const fa_problem *p = &s->p;
+  check_shape_of(s, &cs);
+  if (tune_data_make(&d, s, 99, 2) || tune_data_make(&cd, &cs, 98, 2)) {
+    tune_data_free(&d);
+    tune_data_free(&cd);
+    return -1;
+  }
+  fa_fwd_args a, ca;
+  tune_data_args(&d, &a);
+  tune_data_args(&cd, &ca);
+  fa_bucket b;
+  fa_db_bucket_of(p, &b);
+  fa_gen_problem pr;
+  fa_gen_problem_from(p, &pr);
+  const double work = 4.0 * p->heads_q * p->head_dim * (double)tune_visible_pairs(s);
+  /* The unfused result on the check inputs is the correctness bar. */
+  uint16_t *ref = malloc(cd.no * 2), *buf = malloc(cd.no * 2);
+  int have_ref = ref && buf && tune_unfused_run(&cd) == 0 && tune_cu->cuMemcpyDtoH(ref, cd.do_, cd.no * 2) == CUDA_SUCCESS;
+  if (!have_ref) printf("  (no unfused baseline for %s: candidates unchecked)\n", s->name);
+  result res[MAX_CAND];
+  int nres = 0;
+  for (int k = 0; k < nkeys && nres < MAX_CAND; ++k) {
+    if (fa_gen_fits(NULL, gen, keys[k], &pr, ctx->arch) != FA_OK) continue;
+    fa_plan_options po;
+    fa_plan_options_init(&po);
+    po.variant = keys[k];
+    fa_plan *plan, *cplan;
+    if (fa_plan_create(ctx, p, &po, &plan) != FA_OK || fa_plan_create(ctx, &cs.p, &po, &cplan) != FA_OK) {
+      printf("  %s: %s\n", keys[k], fa_errmsg(ctx));
+      continue;
+    }
+    tune_cu->cuMemsetD8(cd.do_, 0xff, cd.no * 2);
+    double err = fa_forward(cplan, &ca) == FA_OK && tune_cu->cuCtxSynchronize() == CUDA_SUCCESS
+                     ? (have_ref ? check_against(&cd, ref, buf) : 0) : INFINITY;
+    fa_plan_destroy(cplan);
+    if (err > 0.1) {
+      printf("  %s: REJECTED, output differs from the unfused baseline (%.3g)\n", keys[k], err);
+    } else {
+      float ms = tune_time_plan(plan, &a, flush, QUICK_REPS);
+      if (ms > 0) {
+        snprintf(res[nres].key, sizeof res[nres].key, "%s", keys[k]);
+        res[nres++].ms = ms;
+        fa_db_add_measurement(db, &ctx->gpu, &b, keys[k], s->name, ms, 0, QUICK_REPS, work / ms / 1e9);
+      }
+    }
+    fa_plan_destroy(plan);
+  }
+  free(ref);
+  free(buf);
+  tune_data_free(&cd);
+  if (!nres) { tune_data_free(&d); return -1; }
+  /* Near-equal candidates swap from run to run: re-time the leaders longer. */
+  qsort(res, (size_t)nres, sizeof *res, cmp_result);
+  for (int i = 0; i < nres && i < LEADERS; ++i) {
+    fa_plan_options po;
+    fa_plan_options_init(&po);
+    po.variant = res[i].key;
+    fa_plan *plan;
+    if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) continue;
+    float ms = tune_time_plan(plan, &a, flush, FINAL_REPS);
+    if (ms > 0) {
+      res[i].ms = ms;
+      fa_db_add_measurement(db, &ctx->gpu, &b, res[i].key, s->name, ms, 0, FINAL_REPS, work / ms / 1e9);
+    }
+    fa_plan_destroy(plan);
+  }
+  qsort(res, (size_t)(nres < LEADERS ? nres : LEADERS), sizeof *res, cmp_result);
+  fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9);
+  *speed_tuned = res[0].ms;
+  for (int i = 0; i < nres; ++i) all[(*nall)++] = res[i];
+  tune_data_free(&d);
+  return 0;
+}
+
+/* ---- the geometric-mean gain of tuning over the best single fixed variant ---- */
+
+typedef struct shape_times {
+  int n;
+  result r[MAX_CAND];
+  double tuned;
+  char exact[96];
+} shape_times;
+
+static void report_gain(shape_times *st, int ns) {
+  /* Per exact class (head_dim, dtype, GQA, features), the one variant with
+  ** the best geometric mean over the class's shapes, against the tuned choice. */
+  double log_sum = 0;
+  int counted = 0;
+  for (int i = 0; i < ns; ++i) {
+    if (!st[i].n) continue;
+    int seen = 0;
+    for (int j = 0; j < i; ++j) seen |= st[j].n && !strcmp(st[j].exact, st[i].exact);
+    if (seen) continue;
+    double best_fixed = INFINITY;
+    const char *best_key = "";
+    for (int c = 0; c < st[i].n; ++c) {
+      double lg = 0;
+      int ok = 1;
+      for (int j = i; j < ns && ok; ++j) {
+        if (!st[j].n || strcmp(st[j].exact, st[i].exact)) continue;
+        int f = -1;
+        for (int k = 0; k < st[j].n; ++k) if (!strcmp(st[j].r[k].key, st[i].r[c].key)) f = k;
+        if (f < 0) ok = 0;
+        else lg += log(st[j].r[f].ms / st[j].tuned);
+      }
+      if (ok && lg < best_fixed) { best_fixed = lg; best_key = st[i].r[c].key; }
+    }
+    if (!isfinite(best_fixed)) continue;
+    int m = 0;
+    for (int j = i; j < ns; ++j) m += st[j].n && !strcmp(st[j].exact, st[i].exact);
+    printf("  class %-40s %3d shapes: tuned %.3fx over the best fixed variant %s\n", st[i].exact, m,
+           exp(best_fixed / m), best_key);
+    log_sum += best_fixed;
+    counted += m;
+  }
+  if (counted) printf("fa-tune: geometric-mean speedup of tuned selection over the best fixed variant per class: %.3fx (%d shapes)\n",
+                      exp(log_sum / counted), counted);
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+int tune_cmd_tune(int argc, char **argv) {
+  tune_opts o = {0, 0, 0, 0, NULL, NULL, "default"};
+  static tune_shape shapes[MAX_GRID];
+  int ns = 0;
+  for (int i = 0; i < argc; ++i) {
+    if (!strcmp(argv[i], "--gpu") && i + 1 < argc) { ++i; o.device = strcmp(argv[i], "auto") ? atoi(argv[i]) : 0; }
+    else if (!strcmp(argv[i], "--grid") && i + 1 < argc) o.grid = argv[++i];
+    else if (!strcmp(argv[i], "--budget") && i + 1 < argc) o.budget_s = atof(argv[++i]) * 60;
+    else if (!strcmp(argv[i], "--db") && i + 1 < argc) o.db_path = argv[++i];
+    else if (!strcmp(argv[i], "--ship") && i + 1 < argc) o.ship_path = argv[++i];
+    else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
+    else { fprintf(stderr, "fa-tune: unknown argument '%s'\n", argv[i]); return 2; }
+  }
+  if (!strcmp(o.grid, "default")) {
+    ns = tune_grid("gemma", shapes, MAX_GRID);
+    ns += tune_grid("seed", shapes + ns, MAX_GRID - ns);
+    ns += tune_grid("d256", shapes + ns, MAX_GRID - ns);
+  } else {
+    ns = tune_grid(o.grid, shapes, MAX_GRID);
+  }
+  if (!ns) { fprintf(stderr, "fa-tune: unknown grid '%s'\n", o.grid); return 2; }
+  char name[256];
+  int have_gpu = !o.dry_run && tune_dev_open(o.device, name, sizeof name) == 0;
+  fa_context_options co;
+  fa_context_options_init(&co);
+  co.device = have_gpu ? o.device : FA_DEVICE_NONE;
+  co.arch = 90;
+  co.flags = FA_CTX_NO_TUNING_DB;
+  fa_context *ctx;
+  if (fa_context_create(&co, &ctx) != FA_OK) { fprintf(stderr, "fa-tune: %s\n", fa_errmsg(NULL)); return 1; }
+  printf("fa-tune: %s\n", fa_context_describe(ctx));
+  fa_gen *gen;
+  char **keys;
+  int nkeys;
+  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, "", ctx->arch, &keys, &nkeys)) {
+    fprintf(stderr, "fa-tune: %s\n", fa_errmsg(NULL));
+    return 1;
+  }
+  if (!have_gpu) {
+    printf("fa-tune: no GPU (%s).\n", o.dry_run ? "--dry-run" : name);
+    printf("fa-tune: doing what needs none: compiling the default space for sm_80 and sm_90a.\n");
+    char *a80[] = {"--arch", "sm_80"}, *a90[] = {"--arch", "sm_90a"};
+    int r = tune_cmd_compile(2, a80), r2 = tune_cmd_compile(2, a90);
+    printf("fa-tune: verifying, timing and choosing kernels needs a GPU: run `fa-tune --gpu auto` on one.\n");
+    fa_gen_free_list(keys, nkeys);
+    fa_gen_close(gen);
+    fa_context_destroy(ctx);
+    return r || r2 ? (r == 77 || r2 == 77 ? 77 : 1) : 0;
+  }
+  /* Compile in the background: the union of every shape's candidates. */
+  precompile pc = {keys, nkeys, 0, ctx->arch, ctx->cache_dir, PTHREAD_MUTEX_INITIALIZER};
+  pthread_t th[16];
+  int nth = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (ctx->nvrtc && ctx->cache_dir[0])
+    for (; nth < 16 && nth < ncpu - 1; ++nth)
+      if (pthread_create(&th[nth], NULL, precompile_worker, &pc)) break;
+  char path[4096], why[4352];
+  if (fa_db_user_path(o.db_path, path, sizeof path)) { fprintf(stderr, "fa-tune: no user database path\n"); return 1; }
+  fa_db *db = fa_db_open(path, 1, why, sizeof why);
+  if (!db) { fprintf(stderr, "fa-tune: %s\n", why); return 1; }
+  printf("fa-tune: %d shapes, %d variants in the default space; results to %s\n", ns, nkeys, path);
+  char err[512];
+  if (!ctx->nvrtc || tune_unfused_load(gen, ctx->nvrtc, ctx->arch, 1, err, sizeof err)) {
+    fprintf(stderr, "fa-tune: the correctness baseline needs NVRTC: %s\n", ctx->nvrtc ? err : ctx->nvrtc_why);
+    return 1;
+  }
+  CUdeviceptr flush;
+  if (tune_cu->cuMemAlloc(&flush, TUNE_FLUSH_BYTES)) { fprintf(stderr, "fa-tune: no memory for the L2 flush\n"); return 1; }
+  signal(SIGINT, on_sigint);
+  shape_times *st = calloc((size_t)ns, sizeof *st);
+  int isatty_out = isatty(1), done = 0, skipped = 0, failed = 0;
+  const double t0 = now_s();
+  for (int i = 0; i < ns && !interrupted; ++i) {
+    fa_bucket b;
+    fa_db_bucket_of(&shapes[i].p, &b);
+    snprintf(st[i].exact, sizeof st[i].exact, "%s", b.exact);
+    double el = now_s() - t0;
+    if (o.budget_s > 0 && el > o.budget_s) { printf("fa-tune: budget of %.0f min reached\n", o.budget_s / 60); break; }
+    if (fa_db_has_winner(db, &ctx->gpu, &b)) { skipped++; continue; }
+    double eta = done ? el / done * (ns - i - skipped) : 0;
+    printf(isatty_out ? "\r[%d/%d] %-18s B%d T%d %s  %.0fs elapsed, ETA %.0fs   " : "[%d/%d] %s B%d T%d %s (%.0fs elapsed, ETA %.0fs)\n",
+           i + 1, ns, shapes[i].name, shapes[i].p.batch, shapes[i].p.seqlen_q, b.exact, el, eta);
+    fflush(stdout);
+    int n = 0;
+    if (tune_shape_one(ctx, gen, db, &shapes[i], keys, nkeys, flush, &st[i].tuned, st[i].r, &n)) failed++;
+    st[i].n = n;
+    done++;
+  }
+  if (isatty_out) printf("\n");
+  for (int i = 0; i < nth; ++i) pthread_join(th[i], NULL);
+  printf("fa-tune: %d shapes tuned, %d already in the database, %d failed, in %.0f s%s\n", done, skipped, failed,
+         now_s() - t0, interrupted ? " (interrupted: re-run to resume)" : "");
+  report_gain(st, ns);
+  if (o.ship_path) {
+    if (fa_db_vacuum_into(db, o.ship_path, why, sizeof why)) fprintf(stderr, "fa-tune: %s\n", why);
+    else printf("fa-tune: wrote %s\n", o.ship_path);
+  }
+  free(st);
+  tune_cu->cuMemFree(flush);
+  fa_db_close(db);
+  fa_gen_free_list(keys, nkeys);
+  fa_gen_close(gen);
+  fa_context_destroy(ctx);
+  return failed ? 1 : 0;
+}
