@@ -82,14 +82,16 @@ static int cmp_result(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Largest |fa - unfused| over the output, or -1 when it could not run; NaN counts as infinite. */
+/* Largest |fa - unfused| / (1 + |unfused|) over the output; NaN counts as
+** infinite. Both round to 16 bits, so they differ by up to ~1e-2 (the
+** unfused side rounds scores and P too); a wrong kernel differs by O(1). */
 static double check_against(const tune_data *d, const uint16_t *ref, uint16_t *buf) {
   const fa_problem *p = &d->shape->p;
   if (tune_cu->cuMemcpyDtoH(buf, d->do_, d->no * 2)) return -1;
   double worst = 0;
   for (size_t i = 0; i < d->no; ++i) {
     double a = tune_bits_to_double(buf[i], p->dtype), r = tune_bits_to_double(ref[i], p->dtype);
-    double e = isnan(a) ? INFINITY : fabs(a - r) / (0.02 + fabs(r));
+    double e = isnan(a) ? INFINITY : fabs(a - r) / (1.0 + fabs(r));
     if (e > worst) worst = e;
   }
   return worst;
@@ -162,7 +164,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     double err = fa_forward(cplan, &ca) == FA_OK && tune_cu->cuCtxSynchronize() == CUDA_SUCCESS
                      ? (have_ref ? check_against(&cd, ref, buf) : 0) : INFINITY;
     fa_plan_destroy(cplan);
-    if (err > 0.1) {
+    if (err > 0.05) {
       printf("  %s: REJECTED, output differs from the unfused baseline (%.3g)\n", keys[k], err);
     } else {
       float ms = tune_time_plan(plan, &a, flush, QUICK_REPS);
