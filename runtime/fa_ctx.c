@@ -34,7 +34,8 @@ static fa_status open_device(fa_context *ctx, int ordinal) {
       (r = cu->cuDeviceGetAttribute(&ctx->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, ctx->cudev)) ||
       (r = cu->cuDeviceGetAttribute(&ctx->smem_optin,
                                     CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, ctx->cudev)) ||
-      (r = cu->cuDeviceGetName(ctx->device_name, sizeof ctx->device_name, ctx->cudev)))
+      (r = cu->cuDeviceGetName(ctx->device_name, sizeof ctx->device_name, ctx->cudev)) ||
+      (r = cu->cuDeviceTotalMem(&ctx->total_mem, ctx->cudev)))
     return fa_cu_fail(NULL, r, "querying the device");
   ctx->arch = major * 10 + minor;
   if (ctx->arch < 80)
@@ -121,9 +122,9 @@ const char *fa_context_describe(fa_context *ctx) {
   }
   pthread_mutex_lock(&ctx->lock);
   snprintf(ctx->describe, sizeof ctx->describe,
-           "fa %s; device: %s (sm_%d, %d SMs, %d B smem/block); driver %d; %s; disk cache: %s; "
+           "fa %s; device: %s (sm_%d, %d SMs, %.1f GiB, %d B smem/block); driver %d; %s; disk cache: %s; "
            "export dir: %s; tuning databases: %s",
-           fa_version_string(), ctx->device_name, ctx->arch, ctx->sm_count, ctx->smem_optin,
+           fa_version_string(), ctx->device_name, ctx->arch, ctx->sm_count, ctx->total_mem / 1073741824.0, ctx->smem_optin,
            ctx->cu ? ctx->cu->driver_version : 0, nv, ctx->cache_dir[0] ? ctx->cache_dir : "off",
            ctx->export_dir[0] ? ctx->export_dir : "none", ctx->db.describe);
   pthread_mutex_unlock(&ctx->lock);

@@ -26,6 +26,7 @@ struct fa_context {
   int arch;                    /* 80, 86, 89, 90, ... (90 compiles sm_90a) */
   int sm_count;
   int smem_optin;              /* max dynamic shared memory per block, bytes */
+  size_t total_mem;            /* device memory, bytes */
   char device_name[256];
   const fa_cu *cu;             /* NULL without a device */
   CUdevice cudev;

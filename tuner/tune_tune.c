@@ -251,27 +251,98 @@ static void report_gain(shape_times *st, int ns) {
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
+/* Parses "B,Tq,Tk,Hq,Hkv,d[,causal][,softcap=X][,window=W][,scale=S]". */
+static int parse_shape(const char *spec, tune_shape *s) {
+  int B, Tq, Tk, Hq, Hkv, d, n = 0;
+  if (sscanf(spec, "%d,%d,%d,%d,%d,%d%n", &B, &Tq, &Tk, &Hq, &Hkv, &d, &n) != 6) return -1;
+  memset(s, 0, sizeof *s);
+  snprintf(s->name, sizeof s->name, "shape_%.50s", spec);
+  for (char *c = s->name; *c; ++c) if (*c == ',' || *c == '=') *c = '_';
+  fa_problem_init(&s->p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, B, Tq, Tk, Hq, Hkv, d);
+  for (const char *t = spec + n; *t == ','; ) {
+    ++t;
+    float v;
+    if (!strncmp(t, "causal", 6)) s->p.causal = 1;
+    else if (sscanf(t, "softcap=%f", &v) == 1) s->p.softcap = v;
+    else if (sscanf(t, "window=%f", &v) == 1) s->p.window_left = (int)v - 1;
+    else if (sscanf(t, "scale=%f", &v) == 1) s->p.scale = v;
+    else return -1;
+    t = strchr(t, ',') ? strchr(t, ',') : t + strlen(t);
+  }
+  return fa_problem_check(NULL, &s->p) == FA_OK ? 0 : -1;
+}
+
+static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int device);
+
 int tune_cmd_tune(int argc, char **argv) {
   tune_opts o = {0, 0, 0, 0, NULL, NULL, "default"};
   static tune_shape shapes[MAX_GRID];
-  int ns = 0;
+  int ns = 0, all_gpus = 0, grid_given = 0;
   for (int i = 0; i < argc; ++i) {
-    if (!strcmp(argv[i], "--gpu") && i + 1 < argc) { ++i; o.device = strcmp(argv[i], "auto") ? atoi(argv[i]) : 0; }
-    else if (!strcmp(argv[i], "--grid") && i + 1 < argc) o.grid = argv[++i];
-    else if (!strcmp(argv[i], "--budget") && i + 1 < argc) o.budget_s = atof(argv[++i]) * 60;
-    else if (!strcmp(argv[i], "--db") && i + 1 < argc) o.db_path = argv[++i];
-    else if (!strcmp(argv[i], "--ship") && i + 1 < argc) o.ship_path = argv[++i];
-    else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
-    else { fprintf(stderr, "fa-tune: unknown argument '%s'\n", argv[i]); return 2; }
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--gpu") && v) { all_gpus = !strcmp(v, "auto"); o.device = all_gpus ? 0 : atoi(v); ++i; }
+    else if (!strcmp(a, "--grid") && v) { o.grid = v; grid_given = 1; ++i; }
+    else if (!strcmp(a, "--budget") && v) { o.budget_s = atof(v) * 60; ++i; }
+    else if (!strcmp(a, "--db") && v) { o.db_path = v; ++i; }
+    else if (!strcmp(a, "--ship") && v) { o.ship_path = v; ++i; }
+    else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
+    else if (!strcmp(a, "--shape") && v) {
+      if (ns >= MAX_GRID || parse_shape(v, &shapes[ns])) { fprintf(stderr, "fa-tune: bad --shape '%s' (%s)\n", v, fa_errmsg(NULL)); return 2; }
+      ns++; ++i;
+    } else if (!strcmp(a, "--workload") && v) {
+      /* One --shape spec a line; '#' starts a comment. */
+      FILE *f = fopen(v, "r");
+      char line[512];
+      if (!f) { fprintf(stderr, "fa-tune: cannot read %s\n", v); return 2; }
+      while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "#\r\n")] = 0;
+        if (!line[strspn(line, " \t")]) continue;
+        if (ns >= MAX_GRID || parse_shape(line + strspn(line, " \t"), &shapes[ns])) {
+          fprintf(stderr, "fa-tune: %s: bad line '%s'\n", v, line);
+          fclose(f);
+          return 2;
+        }
+        ns++;
+      }
+      fclose(f);
+      ++i;
+    } else { fprintf(stderr, "fa-tune: unknown argument '%s'\n", a); return 2; }
   }
-  if (!strcmp(o.grid, "default")) {
-    ns = tune_grid("gemma", shapes, MAX_GRID);
-    ns += tune_grid("seed", shapes + ns, MAX_GRID - ns);
-    ns += tune_grid("d256", shapes + ns, MAX_GRID - ns);
-  } else {
-    ns = tune_grid(o.grid, shapes, MAX_GRID);
+  if (!ns || grid_given) {
+    int before = ns;
+    if (!strcmp(o.grid, "default")) {
+      ns += tune_grid("gemma", shapes + ns, MAX_GRID - ns);
+      ns += tune_grid("seed", shapes + ns, MAX_GRID - ns);
+      ns += tune_grid("d256", shapes + ns, MAX_GRID - ns);
+    } else {
+      ns += tune_grid(o.grid, shapes + ns, MAX_GRID - ns);
+    }
+    if (ns == before) { fprintf(stderr, "fa-tune: unknown grid '%s' (default, gemma, seed, seed4, d256)\n", o.grid); return 2; }
   }
-  if (!ns) { fprintf(stderr, "fa-tune: unknown grid '%s'\n", o.grid); return 2; }
+  /* auto: every distinct GPU model present, each on its first device. */
+  char why[512];
+  const fa_cu *cu = o.dry_run ? NULL : fa_cu_load(why, sizeof why);
+  int count = 0;
+  if (!all_gpus || !cu || cu->cuDeviceGetCount(&count) != CUDA_SUCCESS || count <= 1)
+    return tune_device(&o, shapes, ns, o.device);
+  char names[64][256];
+  int rc = 0;
+  for (int dev = 0; dev < count && dev < 64; ++dev) {
+    CUdevice h;
+    names[dev][0] = 0;
+    if (cu->cuDeviceGet(&h, dev) == CUDA_SUCCESS) cu->cuDeviceGetName(names[dev], 256, h);
+    int seen = -1;
+    for (int j = 0; j < dev; ++j) if (!strcmp(names[j], names[dev])) seen = j;
+    if (seen >= 0) { printf("fa-tune: GPU %d (%s) is the model GPU %d tunes\n", dev, names[dev], seen); continue; }
+    int r = tune_device(&o, shapes, ns, dev);
+    if (r && r != 77) rc = r;
+  }
+  return rc;
+}
+
+static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int device) {
+  tune_opts o = *po;
+  o.device = device;
   char name[256];
   int have_gpu = !o.dry_run && tune_dev_open(o.device, name, sizeof name) == 0;
   fa_context_options co;
