@@ -14,6 +14,10 @@
 #include "fa_cu.h"
 #include "fa_nvrtc.h"
 #include "fa_ref.h"
+#include "fa_db.h"
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int passed, failed;
 #define CHECK(cond, ...)                                    \
@@ -26,6 +30,85 @@ static int passed, failed;
 static int finish(void) {
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
+}
+
+typedef struct plan_job {
+  fa_context *ctx;
+  int d, ok;
+  const char *variant;
+} plan_job;
+
+static void *plan_worker(void *arg) {
+  plan_job *j = arg;
+  j->ok = 1;
+  for (int i = 0; i < 20; ++i) {
+    fa_problem p;
+    fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 300 + i, 300 + i, 4, 2, j->d);
+    fa_plan *plan;
+    if (fa_plan_create(j->ctx, &p, NULL, &plan) != FA_OK) { j->ok = 0; return NULL; }
+    j->variant = fa_plan_variant(plan);
+    fa_plan_destroy(plan);
+  }
+  return NULL;
+}
+
+/* One context, plans created from four threads at once (kernels compiled once). */
+static void test_threads_cpu(fa_context *ctx) {
+  pthread_t th[4];
+  plan_job jobs[4];
+  for (int i = 0; i < 4; ++i) {
+    jobs[i] = (plan_job){ctx, i % 2 ? 64 : 128, 0, NULL};
+    pthread_create(&th[i], NULL, plan_worker, &jobs[i]);
+  }
+  for (int i = 0; i < 4; ++i) pthread_join(th[i], NULL);
+  for (int i = 0; i < 4; ++i) CHECK(jobs[i].ok, "thread %d created its plans: %s", i, fa_errmsg(ctx));
+}
+
+/* An export directory round trip: its tuning.db is a tuning layer, its cubins
+** are served, and a manifest of another fa version is ignored. */
+static void test_export_dir(void) {
+  char dir[] = "/tmp/fa_test_export_XXXXXX", path[256], why[512];
+  if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+  const char *key = "fwd_sm80_d128_bf16_m128n64_w8_s2_g1";
+  fa_problem p;
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 1000, 1000, 8, 8, 128);
+  p.causal = 1;
+  fa_bucket b;
+  fa_db_bucket_of(&p, &b);
+  fa_db_gpu gpu = {"no device (compiling for sm_90)", 90, 0, 0, 0};
+  snprintf(path, sizeof path, "%s/tuning.db", dir);
+  fa_db *db = fa_db_open(path, 1, why, sizeof why);
+  CHECK(db && fa_db_set_winner(db, &gpu, &b, key, 1.0, 100.0) == 0, "export db: %s", why);
+  fa_db_close(db);
+  snprintf(path, sizeof path, "%s/%s.sm_90a.cubin", dir, key);
+  FILE *f = fopen(path, "wb");
+  if (f) { fputs("not a real cubin: a compile-only context never loads it", f); fclose(f); }
+  for (int good = 1; good >= 0; --good) {
+    snprintf(path, sizeof path, "%s/manifest.txt", dir);
+    f = fopen(path, "w");
+    if (f) { fprintf(f, "# fa export\nfa_version %s\ngpu x\n", good ? fa_version_string() : "0.0.1"); fclose(f); }
+    fa_context_options o;
+    fa_context_options_init(&o);
+    o.device = FA_DEVICE_NONE;
+    o.arch = 90;
+    o.flags = FA_CTX_NO_DISK_CACHE | FA_CTX_NO_NVRTC;
+    o.export_dir = dir;
+    o.tuning_db = "/nonexistent/user.db";
+    fa_context *ctx;
+    CHECK(fa_context_create(&o, &ctx) == FA_OK, "context with export dir");
+    fa_plan *plan;
+    fa_status s = fa_plan_create(ctx, &p, NULL, &plan);
+    if (good) {
+      CHECK(s == FA_OK && !strcmp(fa_plan_variant(plan), key) && strstr(fa_plan_describe(plan), "tuned: exact") &&
+                strstr(fa_plan_describe(plan), "kernel from export"),
+            "export serves the tuned kernel without NVRTC: %s", s == FA_OK ? fa_plan_describe(plan) : fa_errmsg(ctx));
+      if (s == FA_OK) fa_plan_destroy(plan);
+    } else {
+      CHECK(s == FA_ERR_NO_NVRTC && strstr(fa_context_describe(ctx), "export dir: none"),
+            "a manifest of another fa version is ignored: %s", fa_context_describe(ctx));
+    }
+    fa_context_destroy(ctx);
+  }
 }
 
 static void test_cpu(void) {
@@ -86,6 +169,7 @@ static void test_cpu(void) {
   } else {
     printf("(NVRTC absent here: %s; compile-only plan not checked)\n", why);
   }
+  if (nv) test_threads_cpu(ctx);
   /* No NVRTC and no export: a plan says which is missing. */
   fa_context_destroy(ctx);
   o.flags |= FA_CTX_NO_NVRTC;
@@ -93,6 +177,7 @@ static void test_cpu(void) {
   s = fa_plan_create(ctx, &p, NULL, &plan);
   CHECK(s == FA_ERR_NO_NVRTC && strstr(fa_errmsg(ctx), "NVRTC"), "no NVRTC: %s", fa_errmsg(ctx));
   fa_context_destroy(ctx);
+  test_export_dir();
   unsetenv("FA_NO_DRIVER");
 }
 
@@ -154,6 +239,57 @@ static void gpu_case(fa_context *ctx, const char *name, fa_problem *p) {
   free(hq); free(hk); free(hv); free(ho); free(q); free(k); free(v); free(ro);
 }
 
+typedef struct run_job {
+  fa_plan *plan;
+  fa_fwd_args a;
+  CUcontext cuctx;
+  int ok;
+} run_job;
+
+static void *run_worker(void *arg) {
+  run_job *j = arg;
+  cu->cuCtxSetCurrent(j->cuctx);
+  j->ok = 1;
+  for (int i = 0; i < 50; ++i) j->ok &= fa_forward(j->plan, &j->a) == FA_OK;
+  j->ok &= cu->cuCtxSynchronize() == CUDA_SUCCESS;
+  return NULL;
+}
+
+/* One plan driven from four threads at once, each with its own output: all equal, bitwise. */
+static void gpu_threads(fa_context *ctx, const fa_problem *p) {
+  size_t nq = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
+  size_t nk = (size_t)p->batch * p->seqlen_k * p->heads_kv * p->head_dim;
+  CUdeviceptr q, k, v, o[4];
+  cu->cuMemAlloc(&q, nq * 2); cu->cuMemAlloc(&k, nk * 2); cu->cuMemAlloc(&v, nk * 2);
+  cu->cuMemsetD32(q, 0x3f803c00u, nq / 2); cu->cuMemsetD32(k, 0x3e003f00u, nk / 2); cu->cuMemsetD32(v, 0x40003c80u, nk / 2);
+  fa_plan *plan;
+  if (fa_plan_create(ctx, p, NULL, &plan) != FA_OK) { CHECK(0, "threads: plan: %s", fa_errmsg(ctx)); return; }
+  CUcontext cur;
+  cu->cuCtxGetCurrent(&cur);
+  pthread_t th[4];
+  run_job jobs[4];
+  for (int i = 0; i < 4; ++i) {
+    cu->cuMemAlloc(&o[i], nq * 2);
+    cu->cuMemsetD8(o[i], 0xff, nq * 2);
+    fa_fwd_args_init(&jobs[i].a);
+    jobs[i].a.q = (void *)q; jobs[i].a.k = (void *)k; jobs[i].a.v = (void *)v; jobs[i].a.o = (void *)o[i];
+    jobs[i].plan = plan;
+    jobs[i].cuctx = cur;
+    pthread_create(&th[i], NULL, run_worker, &jobs[i]);
+  }
+  for (int i = 0; i < 4; ++i) pthread_join(th[i], NULL);
+  uint16_t *h0 = malloc(nq * 2), *h = malloc(nq * 2);
+  cu->cuMemcpyDtoH(h0, o[0], nq * 2);
+  for (int i = 0; i < 4; ++i) {
+    cu->cuMemcpyDtoH(h, o[i], nq * 2);
+    CHECK(jobs[i].ok && !memcmp(h, h0, nq * 2), "thread %d: ran and matched thread 0", i);
+    cu->cuMemFree(o[i]);
+  }
+  free(h0); free(h);
+  cu->cuMemFree(q); cu->cuMemFree(k); cu->cuMemFree(v);
+  fa_plan_destroy(plan);
+}
+
 static int test_gpu(void) {
   char why[512];
   cu = fa_cu_load(why, sizeof why);
@@ -180,6 +316,7 @@ static int test_gpu(void) {
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 131, 131, 4, 2, 128);
   p.causal = 1;
   gpu_case(ctx, "gqa_causal_131", &p);
+  gpu_threads(ctx, &p);
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BHSD, 1, 1, 257, 8, 1, 256);
   gpu_case(ctx, "decode_mqa_d256", &p);
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 77, 77, 2, 2, 64);
