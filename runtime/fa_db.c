@@ -100,19 +100,31 @@ static int count_tables(fa_db *db) {
 
 /* Creates or migrates to FA_DB_SCHEMA. Versions: 0 (empty file) -> 1. */
 static int migrate(fa_db *db, char *why, size_t n) {
-  int v = user_version(db);
+  /* One read transaction: the version and the tables seen together (another process may be creating them). */
+  exec(db, "BEGIN");
+  int v = user_version(db), tables = v == 0 ? count_tables(db) : 0;
+  exec(db, "COMMIT");
   if (v < 0) { snprintf(why, n, "%s: not a database (%s)", db->path, sqlite3_errmsg(db->h)); return -1; }
   if (v > FA_DB_SCHEMA) {
     snprintf(why, n, "%s: schema %d is newer than this fa's %d; ignored", db->path, v, FA_DB_SCHEMA);
     return -1;
   }
-  if (v == 0 && count_tables(db) > 0) {
+  if (v == 0 && tables > 0) {
     snprintf(why, n, "%s: a foreign SQLite database (tables, but no fa schema); ignored", db->path);
     return -1;
   }
   if (v == FA_DB_SCHEMA) return has_table(db, "winners") ? 0 : (snprintf(why, n, "%s: damaged schema", db->path), -1);
   if (!db->writable) { snprintf(why, n, "%s: empty (no fa schema yet)", db->path); return -1; }
-  if (exec(db, "BEGIN IMMEDIATE") || exec(db, schema_v1) || exec(db, "PRAGMA user_version = 1") || exec(db, "COMMIT")) {
+  /* Another process may have created the schema since the reads above: decide again under the write lock. */
+  if (exec(db, "BEGIN IMMEDIATE")) { snprintf(why, n, "%s: %s", db->path, sqlite3_errmsg(db->h)); return -1; }
+  v = user_version(db);
+  if (v != 0 || count_tables(db) > 0) {
+    exec(db, "ROLLBACK");
+    if (v == FA_DB_SCHEMA && has_table(db, "winners")) return 0;
+    snprintf(why, n, "%s: changed while opening (schema %d); ignored", db->path, v);
+    return -1;
+  }
+  if (exec(db, schema_v1) || exec(db, "PRAGMA user_version = 1") || exec(db, "COMMIT")) {
     snprintf(why, n, "%s: creating the schema failed: %s", db->path, sqlite3_errmsg(db->h));
     exec(db, "ROLLBACK");
     return -1;
@@ -144,13 +156,17 @@ fa_db *fa_db_open(const char *path, int mode, char *why, size_t n) {
     return NULL;
   }
   sqlite3_busy_timeout(db->h, 10000);
-  /* WAL lets readers and one writer proceed together; a read-only open keeps the file as it is. */
-  if (mode && exec(db, "PRAGMA journal_mode=WAL")) {
-    snprintf(why, n, "%s: %s", path, sqlite3_errmsg(db->h));
-    fa_db_close(db);
-    return NULL;
-  }
   if (migrate(db, why, n)) { fa_db_close(db); return NULL; }
+  /* WAL lets readers and one writer proceed together; set only on a file that is ours (a refused
+  ** file is left as it was). Changing the journal mode can return SQLITE_BUSY without calling the
+  ** busy handler, so retry for as long as the busy timeout. */
+  if (mode) {
+    int rc = SQLITE_BUSY;
+    for (int t = 0; t < 10000 && (rc = exec(db, "PRAGMA journal_mode=WAL")) != 0 &&
+                    (sqlite3_errcode(db->h) & 0xff) == SQLITE_BUSY; t += 5)
+      usleep(5000);
+    if (rc) { snprintf(why, n, "%s: %s", path, sqlite3_errmsg(db->h)); fa_db_close(db); return NULL; }
+  }
   return db;
 }
 
