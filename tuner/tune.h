@@ -42,6 +42,9 @@ int tune_download16(CUdeviceptr src, size_t n, fa_dtype t, double *out);
 double tune_bits_to_double(uint16_t x, fa_dtype t);
 uint16_t tune_double_to_bits(double x, fa_dtype t);
 
+/* Parses "B,Tq,Tk,Hq,Hkv,d[,causal][,softcap=X][,window=W][,scale=S]" (bf16, BSHD). 0 or -1. */
+int tune_parse_shape(const char *spec, tune_shape *s);
+
 /* Visible pairs of one head over the batch (the work count of a shape). */
 int64_t tune_visible_pairs(const tune_shape *s);
 

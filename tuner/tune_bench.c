@@ -77,9 +77,14 @@ static int host_overhead(fa_context *ctx, const tune_shape *s) {
 
 int tune_cmd_bench(int argc, char **argv) {
   const char *grid = "seed4", *json = NULL, *filter = "";
-  int device = 0, reps = 20, all = 0, tuned = 0, host = 0;
+  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0;
+  static tune_shape shapes[MAX_GRID];
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
+    else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+      if (nshape >= MAX_GRID || tune_parse_shape(argv[++i], &shapes[nshape])) { fprintf(stderr, "fa-tune bench: bad --shape\n"); return 2; }
+      nshape++;
+    }
     else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
     else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
@@ -89,8 +94,7 @@ int tune_cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--host")) host = 1;
     else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
   }
-  static tune_shape shapes[MAX_GRID];
-  int ns = tune_grid(grid, shapes, MAX_GRID);
+  int ns = nshape ? nshape : tune_grid(grid, shapes, MAX_GRID);
   if (!ns) { fprintf(stderr, "fa-tune bench: unknown grid '%s' (seed, seed4, d256, gemma)\n", grid); return 2; }
   char name[256];
   if (tune_dev_open(device, name, sizeof name)) { printf("SKIPPED: fa-tune bench needs a GPU: %s\n", name); return 77; }

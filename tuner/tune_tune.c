@@ -252,7 +252,7 @@ static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
 /* Parses "B,Tq,Tk,Hq,Hkv,d[,causal][,softcap=X][,window=W][,scale=S]". */
-static int parse_shape(const char *spec, tune_shape *s) {
+int tune_parse_shape(const char *spec, tune_shape *s) {
   int B, Tq, Tk, Hq, Hkv, d, n = 0;
   if (sscanf(spec, "%d,%d,%d,%d,%d,%d%n", &B, &Tq, &Tk, &Hq, &Hkv, &d, &n) != 6) return -1;
   memset(s, 0, sizeof *s);
@@ -287,7 +287,7 @@ int tune_cmd_tune(int argc, char **argv) {
     else if (!strcmp(a, "--ship") && v) { o.ship_path = v; ++i; }
     else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
     else if (!strcmp(a, "--shape") && v) {
-      if (ns >= MAX_GRID || parse_shape(v, &shapes[ns])) { fprintf(stderr, "fa-tune: bad --shape '%s' (%s)\n", v, fa_errmsg(NULL)); return 2; }
+      if (ns >= MAX_GRID || tune_parse_shape(v, &shapes[ns])) { fprintf(stderr, "fa-tune: bad --shape '%s' (%s)\n", v, fa_errmsg(NULL)); return 2; }
       ns++; ++i;
     } else if (!strcmp(a, "--workload") && v) {
       /* One --shape spec a line; '#' starts a comment. */
@@ -297,7 +297,7 @@ int tune_cmd_tune(int argc, char **argv) {
       while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "#\r\n")] = 0;
         if (!line[strspn(line, " \t")]) continue;
-        if (ns >= MAX_GRID || parse_shape(line + strspn(line, " \t"), &shapes[ns])) {
+        if (ns >= MAX_GRID || tune_parse_shape(line + strspn(line, " \t"), &shapes[ns])) {
           fprintf(stderr, "fa-tune: %s: bad line '%s'\n", v, line);
           fclose(f);
           return 2;
