@@ -181,9 +181,11 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 
   // Per-row data of this thread: rows g and g+8 of each 16-row block.
   const int g = lane >> 2, t4 = lane & 3;
-  // Query position of this thread's row h of row block mr (recomputed where
-  // needed: registers are the scarce resource).
-  auto row_pos = [&](int mr, int h) { return (R0 + warp * MR * 16 + mr * 16 + g + h * 8) / G; };
+  int row_pos[MR][2];
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) row_pos[mr][h] = (R0 + warp * MR * 16 + mr * 16 + g + h * 8) / G;
 
   // Tile-level bounds of positions and segments: queries by warp reduction,
   // keys into a shared table, once per CTA, so hidden tiles are skipped and
@@ -259,20 +261,25 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
   // With softcap the transformed scores are already in log2 units.
   const float mul = HAS_SOFTCAP ? 1.0f : p.scale_log2;
 
-  // Per-lane ldmatrix addresses. All three operands use one lane pattern
-  // (row lane & 15, chunk bit lane >> 4; K's four 8x8 matrices are ordered
-  // so), so they share four lane addresses that differ only by warp-uniform
-  // offsets. Step k of a 16-wide loop reads chunks 2k and 2k+1, swizzled to
-  // (2k + col) ^ (lane & 7) = 8*(k/4) + ((2*(k%4) + col) ^ (lane & 7)):
-  // everything but the four addresses is an immediate, and the registers
-  // saved pay for 64-key tiles with two row blocks per warp.
+  // Per-lane ldmatrix addresses. Step k of a 16-wide loop reads chunks 2k and
+  // 2k+1, swizzled to (2k + col) ^ (lane & 7) = 8*(k/4) + ((2*(k%4) + col) ^ (lane & 7))
+  // (row & 7 == lane & 7 for all three operands): four lane addresses per
+  // operand, everything else an immediate, so the inner loops do no address
+  // arithmetic.
   const int wrow = warp * MR * 16;
+  const int qrow = wrow + (lane & 15), qcol = lane >> 4;
+  const int krow = ((lane >> 4) & 1) * 8 + (lane & 7), kcol = (lane >> 3) & 1;
+  const int vrow = lane & 15, vcol = lane >> 4;
   const int sw = lane & 7;
   constexpr u32 ROWB = D * 2, KVBUF = BN * D * 2;
-  u32 la[4];
+  u32 qa[4], ka[4], va[4];
 #pragma unroll
-  for (int r = 0; r < 4; ++r) la[r] = sQ + (lane & 15) * ROWB + ((2 * r + (lane >> 4)) ^ sw) * 16;
-  const u32 qoff = wrow * ROWB, koff = sK - sQ, voff = sV - sQ;
+  for (int r = 0; r < 4; ++r) {
+    qa[r] = sQ + qrow * ROWB + ((2 * r + qcol) ^ sw) * 16;
+    ka[r] = sK + krow * ROWB + ((2 * r + kcol) ^ sw) * 16;
+    va[r] = sV + vrow * ROWB + ((2 * r + vcol) ^ sw) * 16;
+  }
+
   int t_cur = next_visible(t_lo);
   int buf = 0;
   if (t_cur < t_hi) { load_tile(kb, p.k_ss, sK, t_cur); }
@@ -303,16 +310,15 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
         u32 a[MR][4];
 #pragma unroll
         for (int mr = 0; mr < MR; ++mr)
-          ldsm_x4(la[r] + qoff + mr * 16 * ROWB + m * 128, a[mr][0], a[mr][1], a[mr][2], a[mr][3]);
+          ldsm_x4(qa[r] + mr * 16 * ROWB + m * 128, a[mr][0], a[mr][1], a[mr][2], a[mr][3]);
 #pragma unroll
         for (int jp = 0; jp < BN / 16; ++jp) {
           u32 b0, b1, b2, b3;
-          // Matrices: keys 0-7 lo, keys 8-15 lo, keys 0-7 hi, keys 8-15 hi.
-          ldsm_x4(la[r] + koff + bufo + jp * 16 * ROWB + m * 128, b0, b1, b2, b3);
+          ldsm_x4(ka[r] + bufo + jp * 16 * ROWB + m * 128, b0, b1, b2, b3);
 #pragma unroll
           for (int mr = 0; mr < MR; ++mr) {
-            mma(s[mr][2 * jp], a[mr], b0, b2);
-            mma(s[mr][2 * jp + 1], a[mr], b1, b3);
+            mma(s[mr][2 * jp], a[mr], b0, b1);
+            mma(s[mr][2 * jp + 1], a[mr], b2, b3);
           }
         }
       }
@@ -340,7 +346,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
           for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-              const int qi = row_pos(mr, h), i = qi + off;
+              const int qi = row_pos[mr][h], i = qi + off;
               bool vis = n < Lk && (!p.causal || n <= i) &&
                          (p.window_left < 0 || n >= i - p.window_left) &&
                          (p.window_right < 0 || n <= i + p.window_right);
@@ -413,7 +419,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         u32 b0, b1, b2, b3;
-        ldsm_x4_t(la[dp % 4] + voff + bufo + kt * 16 * ROWB + (dp / 4) * 128, b0, b1, b2, b3);
+        ldsm_x4_t(va[dp % 4] + bufo + kt * 16 * ROWB + (dp / 4) * 128, b0, b1, b2, b3);
 #pragma unroll
         for (int mr = 0; mr < MR; ++mr) {
           mma(acc[mr][2 * dp], pa[mr][kt], b0, b1);
