@@ -20,4 +20,9 @@ typedef struct fa_fwd_kparams {
 
 _Static_assert(sizeof(fa_fwd_kparams) == 232, "must match templates/fwd_sm80.cu Params");
 
+struct fa_problem;
+/* Fills every field that depends on the problem alone (strides, sizes, mask
+** rules, scale and softcap); pointers are zero. */
+void fa_kparams_fill(fa_fwd_kparams *kp, const struct fa_problem *p);
+
 #endif

@@ -63,6 +63,7 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
     free(plan);
     return s;
   }
+  fa_kparams_fill(&plan->kp, p);
   const fa_launch_info *li = &plan->fwd->info;
   plan->grid[0] = (p->seqlen_q * li->g + li->bm - 1) / li->bm;
   plan->grid[1] = p->heads_q / li->g;

@@ -3,6 +3,7 @@
 #define FA_PLAN_H
 
 #include "fa_kernel.h"
+#include "fa_kparams.h"
 
 struct fa_plan {
   fa_context *ctx;
@@ -10,6 +11,7 @@ struct fa_plan {
   char key[160];
   fa_kernel *fwd;      /* owned by the context's cache */
   int grid[3];
+  fa_fwd_kparams kp;   /* the problem's part of the kernel parameters */
   char describe[1024];
 };
 

@@ -38,6 +38,22 @@ static fa_status check_args(fa_context *ctx, const fa_problem *p, const fa_fwd_a
 
 static uint64_t dptr(const void *p) { return (uint64_t)(uintptr_t)p; }
 
+void fa_kparams_fill(fa_fwd_kparams *kp, const fa_problem *p) {
+  memset(kp, 0, sizeof *kp);
+  kp->q_sb = p->q_stride[0]; kp->q_ss = p->q_stride[1]; kp->q_sh = p->q_stride[2];
+  kp->k_sb = p->k_stride[0]; kp->k_ss = p->k_stride[1]; kp->k_sh = p->k_stride[2];
+  kp->v_sb = p->v_stride[0]; kp->v_ss = p->v_stride[1]; kp->v_sh = p->v_stride[2];
+  kp->o_sb = p->o_stride[0]; kp->o_ss = p->o_stride[1]; kp->o_sh = p->o_stride[2];
+  kp->B = p->batch; kp->Tq = p->seqlen_q; kp->Tk = p->seqlen_k; kp->Hq = p->heads_q; kp->Hkv = p->heads_kv;
+  kp->causal = p->causal; kp->window_left = p->window_left; kp->window_right = p->window_right;
+  const float log2e = 1.4426950408889634f;
+  kp->scale_log2 = p->scale * log2e;
+  if (p->softcap > 0.f) {
+    kp->cap_inv = p->scale / p->softcap;
+    kp->cap_log2 = p->softcap * log2e;
+  }
+}
+
 fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_forward: plan is NULL");
   fa_context *ctx = plan->ctx;
@@ -47,26 +63,14 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (s != FA_OK) return s;
   if (!plan->fwd->fn)
     return fa_err(ctx, FA_ERR_NO_DEVICE, "the plan's context has no device; it can compile but not run");
+  /* The problem's part was filled once, at plan creation: only pointers here. */
   const unsigned f = p->features;
-  fa_fwd_kparams kp;
-  memset(&kp, 0, sizeof kp);
+  fa_fwd_kparams kp = plan->kp;
   kp.q = dptr(a->q); kp.k = dptr(a->k); kp.v = dptr(a->v); kp.o = dptr(a->o);
   kp.lse = (f & FA_FEAT_LSE) ? dptr(a->lse) : 0;
   if (f & FA_FEAT_POSITIONS) kp.q_pos = dptr(a->q_pos), kp.k_pos = dptr(a->k_pos);
   if (f & FA_FEAT_SEGMENTS) kp.q_seg = dptr(a->q_seg), kp.k_seg = dptr(a->k_seg);
   if (f & FA_FEAT_SEQLENS) kp.seqlens_q = dptr(a->seqlens_q), kp.seqlens_k = dptr(a->seqlens_k);
-  kp.q_sb = p->q_stride[0]; kp.q_ss = p->q_stride[1]; kp.q_sh = p->q_stride[2];
-  kp.k_sb = p->k_stride[0]; kp.k_ss = p->k_stride[1]; kp.k_sh = p->k_stride[2];
-  kp.v_sb = p->v_stride[0]; kp.v_ss = p->v_stride[1]; kp.v_sh = p->v_stride[2];
-  kp.o_sb = p->o_stride[0]; kp.o_ss = p->o_stride[1]; kp.o_sh = p->o_stride[2];
-  kp.B = p->batch; kp.Tq = p->seqlen_q; kp.Tk = p->seqlen_k; kp.Hq = p->heads_q; kp.Hkv = p->heads_kv;
-  kp.causal = p->causal; kp.window_left = p->window_left; kp.window_right = p->window_right;
-  const float log2e = 1.4426950408889634f;
-  kp.scale_log2 = p->scale * log2e;
-  if (p->softcap > 0.f) {
-    kp.cap_inv = p->scale / p->softcap;
-    kp.cap_log2 = p->softcap * log2e;
-  }
   if ((s = fa_ctx_bind(ctx)) != FA_OK) return s;
   void *params[] = { &kp };
   const fa_launch_info *li = &plan->fwd->info;

@@ -128,18 +128,10 @@ int tune_unfused_load(fa_gen *gen, const fa_nvrtc *nv, int arch, int bf16, char 
 int tune_unfused_run(const tune_data *d) {
   const fa_problem *p = &d->shape->p;
   fa_fwd_kparams kp;
-  memset(&kp, 0, sizeof kp);
+  fa_kparams_fill(&kp, p);
   kp.q = d->dq; kp.k = d->dk; kp.v = d->dv; kp.o = d->do_; kp.lse = d->dlse;
   kp.q_pos = d->dq_pos; kp.k_pos = d->dk_pos; kp.q_seg = d->dq_seg; kp.k_seg = d->dk_seg;
   kp.seqlens_q = d->dseqlens_q; kp.seqlens_k = d->dseqlens_k;
-  kp.q_sb = p->q_stride[0]; kp.q_ss = p->q_stride[1]; kp.q_sh = p->q_stride[2];
-  kp.k_sb = p->k_stride[0]; kp.k_ss = p->k_stride[1]; kp.k_sh = p->k_stride[2];
-  kp.v_sb = p->v_stride[0]; kp.v_ss = p->v_stride[1]; kp.v_sh = p->v_stride[2];
-  kp.o_sb = p->o_stride[0]; kp.o_ss = p->o_stride[1]; kp.o_sh = p->o_stride[2];
-  kp.B = p->batch; kp.Tq = p->seqlen_q; kp.Tk = p->seqlen_k; kp.Hq = p->heads_q; kp.Hkv = p->heads_kv;
-  kp.causal = p->causal; kp.window_left = p->window_left; kp.window_right = p->window_right;
-  kp.scale_log2 = p->scale * 1.4426950408889634f;
-  kp.cap_log2 = p->softcap * 1.4426950408889634f;
   kp.pad_ = p->head_dim;
   void *args[] = {&kp};
   return tune_cu->cuLaunchKernel(unfused_fn[p->dtype == FA_DTYPE_BF16], p->seqlen_q, p->heads_q, p->batch,
