@@ -111,6 +111,8 @@ typedef struct bench_family {
 } bench_family;
 /* The families of rs in order of first appearance; returns how many (<= max). */
 int bench_families(const bench_rows *rs, bench_family *out, int max);
+/* 1 if a and b belong to one family (grid, name unless --shape, heads, d, mask; Tq == Tk). */
+int bench_same_family(const bench_row *a, const bench_row *b);
 /* 1 if rows a and b are the same shape (every field but impl and numbers). */
 int bench_same_shape(const bench_row *a, const bench_row *b);
 /* The std row of fa row r's shape, or NULL. */

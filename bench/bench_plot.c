@@ -39,10 +39,7 @@ static int line_points(const bench_rows *rs, const bench_family *fm, const char 
   valid[0] = valid[1] = valid[2] = 0;
   for (int i = 0; i < rs->n && n < max; ++i) {
     const bench_row *r = &rs->v[i];
-    const bench_row *l = fm->like;
-    if (strcmp(r->impl, impl) || r->B != B || strcmp(r->grid, l->grid) || r->Hq != l->Hq || r->Hkv != l->Hkv ||
-        r->d != l->d || r->causal != l->causal || r->window != l->window || r->softcap != l->softcap || r->Tq != r->Tk)
-      continue;
+    if (strcmp(r->impl, impl) || r->B != B || !bench_same_family(r, fm->like)) continue;
     int ok = !strcmp(r->status, "ok");
     out[n] = (pt){r->Tq, ok ? r->ms_median : NAN, ok ? r->tflops : NAN, ok ? r->peak_mib : NAN};
     valid[0] += isfinite(out[n].ms);

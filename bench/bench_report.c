@@ -25,12 +25,14 @@ const bench_row *bench_std_of(const bench_rows *rs, const bench_row *r) {
 static int is_ok(const bench_row *r) { return r && !strcmp(r->status, "ok") && isfinite(r->ms_median); }
 static int is_oom(const bench_row *r) { return r && !strncmp(r->status, "oom", 3); }
 
-/* Same series: everything but the length and the batch. */
-static int same_family(const bench_row *a, const bench_row *b) {
-  return !strcmp(a->grid, b->grid) && a->Hq == b->Hq && a->Hkv == b->Hkv && a->d == b->d &&
-         a->causal == b->causal && a->window == b->window && a->softcap == b->softcap && a->Tq == a->Tk &&
-         b->Tq == b->Tk;
+/* Same series: everything but the length and the batch; the same shape name
+** too (a grid's sweep shares one name), except for --shape rows. */
+int bench_same_family(const bench_row *a, const bench_row *b) {
+  return !strcmp(a->grid, b->grid) && (!strcmp(a->grid, "shape") || !strcmp(a->name, b->name)) && a->Hq == b->Hq &&
+         a->Hkv == b->Hkv && a->d == b->d && a->causal == b->causal && a->window == b->window &&
+         a->softcap == b->softcap && a->Tq == a->Tk && b->Tq == b->Tk;
 }
+#define same_family bench_same_family
 
 static void mask_text(const bench_row *r, char *buf, size_t n) {
   int k = snprintf(buf, n, "%s", r->causal ? "causal" : "full");
@@ -102,23 +104,26 @@ int bench_threshold(const bench_rows *rs, const bench_row *like, int *std_oom) {
   return from;
 }
 
-static void threshold_cell(int t, int oom, int maxS, char *buf, size_t n) {
+static void threshold_cell(int t, int oom, int minS, int maxS, char *buf, size_t n) {
   int k;
   if (t == 0) k = snprintf(buf, n, "no comparison");
   else if (t < 0) k = snprintf(buf, n, "never (S <= %d)", maxS);
-  else k = snprintf(buf, n, "from S=%d", t);
+  else k = snprintf(buf, n, "from S=%d%s", t, t == minS ? " (every length measured)" : "");
   if (oom && k < (int)n) snprintf(buf + k, n - k, "; std OOM from S=%d", oom);
 }
 
-static int family_max_len(const bench_rows *rs, const bench_row *like) {
+static int family_len(const bench_rows *rs, const bench_row *like, int longest) {
   int m = 0;
   for (int i = 0; i < rs->n; ++i)
-    if (!strcmp(rs->v[i].impl, "fa") && same_family(&rs->v[i], like) && rs->v[i].Tq > m) m = rs->v[i].Tq;
+    if (!strcmp(rs->v[i].impl, "fa") && same_family(&rs->v[i], like) && rs->v[i].B == like->B &&
+        (!m || (longest ? rs->v[i].Tq > m : rs->v[i].Tq < m)))
+      m = rs->v[i].Tq;
   return m;
 }
 
 /* Calls fn for each (family, batch) with its threshold. */
-static void each_threshold(const bench_rows *rs, void (*fn)(const bench_family *, int B, int t, int oom, int maxS, void *),
+typedef void (*threshold_fn)(const bench_family *, int B, int t, int oom, int minS, int maxS, void *);
+static void each_threshold(const bench_rows *rs, threshold_fn fn,
                            void *arg) {
   static bench_family fams[128];
   int nf = bench_families(rs, fams, 128);
@@ -130,14 +135,14 @@ static void each_threshold(const bench_rows *rs, void (*fn)(const bench_family *
       bench_row like = *fams[f].like;
       like.B = Bs[b];
       int oom, t = bench_threshold(rs, &like, &oom);
-      fn(&fams[f], Bs[b], t, oom, family_max_len(rs, &like), arg);
+      fn(&fams[f], Bs[b], t, oom, family_len(rs, &like, 0), family_len(rs, &like, 1), arg);
     }
   }
 }
 
-static void text_line(const bench_family *f, int B, int t, int oom, int maxS, void *arg) {
-  char cell[96];
-  threshold_cell(t, oom, maxS, cell, sizeof cell);
+static void text_line(const bench_family *f, int B, int t, int oom, int minS, int maxS, void *arg) {
+  char cell[128];
+  threshold_cell(t, oom, minS, maxS, cell, sizeof cell);
   fprintf((FILE *)arg, "  %-44s B=%-3d flash faster %s\n", f->title, B, cell);
 }
 
@@ -145,10 +150,10 @@ static void text_line(const bench_family *f, int B, int t, int oom, int maxS, vo
 ** faster at every batch and mask of the sweep, the worst of the series'. */
 typedef struct head_acc {
   const bench_row *like[32];
-  int worst[32], never[32], n;
+  int worst[32], never[32], shortest[32], n;
 } head_acc;
 
-static void head_add(const bench_family *f, int B, int t, int oom, int maxS, void *arg) {
+static void head_add(const bench_family *f, int B, int t, int oom, int minS, int maxS, void *arg) {
   (void)B; (void)oom; (void)maxS;
   head_acc *h = arg;
   int i = 0;
@@ -158,8 +163,9 @@ static void head_add(const bench_family *f, int B, int t, int oom, int maxS, voi
     ++i;
   if (i == h->n) {
     if (h->n == 32) return;
-    h->like[h->n] = l; h->worst[h->n] = 0; h->never[h->n] = 0; h->n++;
+    h->like[h->n] = l; h->worst[h->n] = 0; h->never[h->n] = 0; h->shortest[h->n] = minS; h->n++;
   }
+  if (minS < h->shortest[i]) h->shortest[i] = minS;
   if (t < 0) h->never[i] = 1;
   else if (t > h->worst[i]) h->worst[i] = t;
 }
@@ -183,7 +189,9 @@ static void head_summary(FILE *f, const bench_rows *rs, const char *grid, int md
     if (!h.worst[i] && !h.never[i]) continue; /* nothing compared */
     char what[160];
     if (h.never[i]) snprintf(what, sizeof what, "not at every batch and mask: some series never (see above)");
-    else snprintf(what, sizeof what, "from S=%d at every batch and mask measured", h.worst[i]);
+    else
+      snprintf(what, sizeof what, "from S=%d at every batch and mask measured%s", h.worst[i],
+               h.worst[i] == h.shortest[i] ? " (the shortest length measured)" : "");
     if (md) fprintf(f, "- **%d/%d heads, d %d**: flash faster %s\n", l->Hq, l->Hkv, l->d, what);
     else fprintf(f, "  => %s grid, H/K %d/%d, d %d: flash faster %s\n", l->grid, l->Hq, l->Hkv, l->d, what);
   }
@@ -331,7 +339,7 @@ static void md_grid_table(FILE *f, const bench_rows *rs, const char *grid) {
 
 typedef struct md_thr { FILE *f; const char *grid; int rows; } md_thr;
 
-static void md_threshold_row(const bench_family *fm, int B, int t, int oom, int maxS, void *arg) {
+static void md_threshold_row(const bench_family *fm, int B, int t, int oom, int minS, int maxS, void *arg) {
   md_thr *m = arg;
   if (strcmp(fm->like->grid, m->grid)) return;
   if (!m->rows++)
@@ -339,8 +347,8 @@ static void md_threshold_row(const bench_family *fm, int B, int t, int oom, int 
                   "The smallest sequence length from which flash is faster at every measured length (standard\n"
                   "attention out of memory counts as a flash win).\n\n"
                   "| head configuration and mask | B | flash faster than standard attention |\n|---|---|---|\n");
-  char c[96];
-  threshold_cell(t, oom, maxS, c, sizeof c);
+  char c[128];
+  threshold_cell(t, oom, minS, maxS, c, sizeof c);
   fprintf(m->f, "| %d/%d heads, d %d, %s%s%s | %d | %s |\n", fm->like->Hq, fm->like->Hkv, fm->like->d,
           fm->like->causal ? "causal" : "full", fm->like->window ? ", window" : "", fm->like->softcap > 0 ? ", softcap" : "",
           B, c);
@@ -391,7 +399,9 @@ int bench_write_markdown(const char *path, const bench_rows *rs, const char *plo
           "- **Memory**: peak device memory, measured: the drop of free memory (cuMemGetInfo) from before the\n"
           "  shape's inputs were allocated to its lowest point while the implementation's buffers were allocated\n"
           "  and it ran (Q, K, V, O and workspace; for std also S, P, pointer arrays and a 32 MiB cuBLAS workspace).\n"
-          "  *saved* = std − fa. *Out of memory*: the scores or P could not be allocated.\n"
+          "  *saved* = std − fa. *Out of memory*: the scores or P could not be allocated. The driver hands out\n"
+          "  memory in 2 MiB pages and small buffers can land in pages it already holds, so peaks of a few MiB\n"
+          "  read as 0 or 2.\n"
           "- **Precision**: max and mean |O − O_ref| against the fp64 CPU reference, on a check problem with the\n"
           "  shape's features (mask kind, softcap, scale, GQA group, head dim) but batch 1, one kv group of heads\n"
           "  and lengths capped (see the notes above: prefix blocks shrink, suffix blocks stay, windows wider\n"

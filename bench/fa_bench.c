@@ -120,8 +120,9 @@ static int report(const char *csv, const char *md, const char *plots, int no_gnu
   if (pngs < 0) rc = 1;
   plots_link(md, plots, rel, sizeof rel);
   if (bench_write_markdown(md, &rs, rel, made)) { fprintf(stderr, "fa-bench: cannot write %s\n", md); rc = 1; }
-  printf("\nfa-bench: %d rows from %s\nfa-bench: report %s\nfa-bench: plots %s/plots.gp (%d PNGs%s)\n", rs.n, csv, md,
-         plots, pngs < 0 ? 0 : pngs, made ? " drawn" : ", not drawn");
+  printf("\nfa-bench: %d rows from %s\nfa-bench: report %s\n", rs.n, csv, md);
+  if (pngs > 0) printf("fa-bench: plots %s/plots.gp (%d PNGs%s)\n", plots, pngs, made ? " drawn" : ", not drawn");
+  else if (pngs == 0) printf("fa-bench: no plots: no shape series of two or more lengths\n");
   bench_rows_free(&rs);
   return rc;
 }
