@@ -36,7 +36,6 @@ import argparse
 import csv
 import ctypes
 import json
-import math
 import os
 import random
 import sys
@@ -540,7 +539,8 @@ def csv_row(r, peers):
                     f"fa_over_{p}": _fmt(q.get("ratio"), ".3f"), f"{p}_max_abs_diff": _fmt(q.get("max_abs_diff"), ".3e"),
                     f"{p}_rel_diff": _fmt(q.get("rel_diff"), ".3e"),
                     f"{p}_agree": "" if a is None else ("pass" if a else "FAIL"),
-                    f"{p}_layout": q.get("layout", ""), f"{p}_err": q.get("err", "")})
+                    f"{p}_layout": q.get("layout", "") + "".join("+" + k for k in q.get("kernel_options") or {}),
+                    f"{p}_err": q.get("err", "")})
     row["agree"] = agree_flag(r, peers)
     return row
 
@@ -590,6 +590,11 @@ def markdown(results, peers, header=""):
     excl = [f"{r['shape']['name']} ({r['rows_without_keys']} of {r['shape']['Tq']})" for r in results if r["rows_without_keys"]]
     if excl:
         lines.append("Rows without keys excluded: " + ", ".join(excl) + ".")
+    forced = [f"{p} on {r['shape']['name']}" for r in results for p in peers
+              if r["peers"].get(p, {}).get("kernel_options")]
+    if forced:
+        lines.append("Ran with kernel_options FORCE_USE_FLEX_ATTENTION (the default kernel choice failed): "
+                     + ", ".join(forced) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -730,7 +735,7 @@ class Bench:
             if plan:
                 lib.L.fa_plan_destroy(plan)
 
-    def peer_fn(self, peer, s, qs, ks, vs):
+    def peer_fn(self, peer, s, qs, ks, vs, kernel_options=None):
         """A callable on BHSD tensors, or raises ValueError(reason)."""
         torch, F = self.torch, self.F
         scale, gqa = shape_scale(s), s["H"] != s["K"]
@@ -778,7 +783,9 @@ class Bench:
 
         bm = create_block_mask(mask_mod, None, None, Tq, Tk, device=dev)
         score_mod = (lambda sc, b, h, qi, ki: cap * torch.tanh(sc / cap)) if cap else None
-        return lambda: flex(qs, ks, vs, score_mod=score_mod, block_mask=bm, scale=scale, enable_gqa=gqa)
+        ko = kernel_options or None
+        return lambda: flex(qs, ks, vs, score_mod=score_mod, block_mask=bm, scale=scale, enable_gqa=gqa,
+                            kernel_options=ko)
 
     def run_peer(self, peer, s, q, k, v, o, rows, all_rows, work):
         torch = self.torch
@@ -792,15 +799,28 @@ class Bench:
         # --layout view: BHSD views of fa's BSHD tensors (no copy), and a contiguous BHSD copy,
         # made once outside the timed region, only if the peer refuses the views.
         # copy: the copy only. best: both, the faster one counts.
+        # FlexAttention: the layout stays; if the default kernel choice fails (its decoding
+        # kernel for short Tq, say), the main kernel is forced once (FORCE_USE_FLEX_ATTENTION).
         layouts = ["copy"] if self.a.layout == "copy" else ["view", "copy"]
+        if peer == "flex":
+            lay = layouts[0]
+            attempts = [(lay, None), (lay, {"FORCE_USE_FLEX_ATTENTION": True})]
+            if self.a.layout == "best":
+                attempts = [("view", None), ("copy", None)]
+        else:
+            attempts = [(lay, None) for lay in layouts]
         best, errs = None, []
-        for layout in layouts:
+        for layout, kopt in attempts:
+            if best is not None and kopt:
+                break
+            if kopt and peer == "flex":
+                torch._dynamo.reset()
             if layout == "view":
                 qs, ks, vs = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             else:
                 qs, ks, vs = (x.transpose(1, 2).contiguous() for x in (q, k, v))
             try:
-                fn = self.peer_fn(peer, s, qs, ks, vs)
+                fn = self.peer_fn(peer, s, qs, ks, vs, kopt)
             except ValueError as e:  # the peer cannot express this mask
                 return dict(err=str(e))
             try:
@@ -809,6 +829,8 @@ class Bench:
                     out = fn()
                     torch.cuda.synchronize()
                     res = dict(layout=layout, first_call_s=round(time.time() - t0, 2))
+                    if kopt:
+                        res["kernel_options"] = kopt
                     if o is not None:
                         res.update(compare(torch, o, out, rows, all_rows))
                     else:
@@ -816,7 +838,7 @@ class Bench:
                     del out
                     res["ms"] = self.time(fn)
             except Exception as e:
-                errs.append(f"{layout}: {short(e)}")
+                errs.append(f"{layout}{' ' + json.dumps(kopt) if kopt else ''}: {short(e)}")
                 torch.cuda.empty_cache()
                 continue
             finally:
@@ -1259,7 +1281,8 @@ def _fake_results():
     r2 = dict(shape=g[0], pairs=visible_pairs(g[0]), rows_without_keys=3, fa_desc=desc_text(fa_desc(g[0])),
               fa=dict(err="FA_ERR_COMPILE: nope"),
               peers=dict(flash=dict(err="SDPA cannot express blocks/holes"), cudnn=dict(err="SDPA cannot express blocks/holes"),
-                         flex=dict(ms=3.0, tflops=100.0, note="no fa output to compare")))
+                         flex=dict(ms=3.0, tflops=100.0, note="no fa output to compare", layout="view",
+                                   kernel_options={"FORCE_USE_FLEX_ATTENTION": True})))
     return [r1, r2]
 
 
@@ -1291,6 +1314,8 @@ def selftest_writers(ck):
            "markdown cells", table[2])
         ck("– (boom / with a pipe)" in table[2], "markdown escapes pipes", table[2])
         ck(any("Rows without keys excluded: pi0_train (3 of 867)" in l for l in md), "markdown notes excluded rows")
+        ck(any("FORCE_USE_FLEX_ATTENTION" in l and "flex on pi0_train" in l for l in md), "markdown notes forced flex")
+        ck(rows[1]["flex_layout"] == "view+FORCE_USE_FLEX_ATTENTION", "csv notes forced flex", rows[1]["flex_layout"])
 
 
 def selftest(lib_path):
