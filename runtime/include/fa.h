@@ -225,8 +225,12 @@ FA_API void fa_plan_options_init(fa_plan_options *opt);
 /* Validates p, chooses the kernels (tuning database, then nearest tuned bucket,
 ** then a built-in heuristic), and loads them (memory cache, disk cache, export
 ** directory, then NVRTC). opt may be NULL. The problem is copied.
-** Returns FA_OK, any fa_problem_check() status, FA_ERR_VARIANT, FA_ERR_NO_DEVICE,
-** FA_ERR_NO_NVRTC, FA_ERR_COMPILE, FA_ERR_GENERATOR, FA_ERR_CUDA,
+** A context made with FA_DEVICE_NONE compiles (warming the disk cache) but
+** its plans cannot run. Safe to call from several threads on one context.
+** Returns FA_OK, any fa_problem_check() status, FA_ERR_VARIANT (a forced key
+** that is unknown or cannot serve p), FA_ERR_NO_NVRTC (no NVRTC and no cached
+** or exported cubin), FA_ERR_COMPILE, FA_ERR_GENERATOR, FA_ERR_CUDA,
+** FA_ERR_UNSUPPORTED (more than 65535 head groups or batch rows),
 ** FA_ERR_OUT_OF_MEMORY. On failure *out is NULL and fa_errmsg(ctx) says why. */
 FA_API fa_status fa_plan_create(fa_context *ctx, const fa_problem *p,
                                 const fa_plan_options *opt, fa_plan **out);
@@ -266,9 +270,11 @@ typedef struct fa_fwd_args {
 FA_API void fa_fwd_args_init(fa_fwd_args *a);
 
 /* Computes O (and LSE) asynchronously on a->stream. Every element of o (and
-** lse) is written, rows past seqlens_q included (zeros, -inf).
+** lse) is written, rows past seqlens_q included (zeros, -inf). Needs no
+** allocation and does not synchronise; one plan may be run from several
+** threads at once (each with its own outputs).
 ** Returns FA_OK, FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE, FA_ERR_NULL_POINTER,
-** FA_ERR_ALIGNMENT, FA_ERR_WORKSPACE, FA_ERR_CUDA. */
+** FA_ERR_ALIGNMENT, FA_ERR_NO_DEVICE (a compile-only context), FA_ERR_CUDA. */
 FA_API fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a);
 
 /* Backward: gradients from the forward's O and LSE (the plan must have
