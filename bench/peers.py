@@ -92,7 +92,8 @@ class FaProblem(ctypes.Structure):
 
 class FaPlanOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("variant", c_void_p), ("variant_bwd", c_void_p),
-                ("deterministic", c_int)]
+                ("deterministic", c_int),
+                ("kv_splits", c_int)]
 
 
 class FaFwdArgs(ctypes.Structure):
@@ -1104,8 +1105,8 @@ def selftest_abi(ck, lib_path):
         po = FaPlanOptions()
         ctypes.memset(ctypes.addressof(po), 0xCD, ctypes.sizeof(po))
         L.fa_plan_options_init(ctypes.addressof(po))
-        ck((po.struct_size, po.variant, po.variant_bwd, po.deterministic) == (32, None, None, 0),
-           "fa_plan_options_init defaults", str((po.struct_size, po.variant, po.variant_bwd, po.deterministic)))
+        ck((po.struct_size, po.variant, po.variant_bwd, po.deterministic, po.kv_splits) == (32, None, None, 0, 0),
+           "fa_plan_options_init defaults", str((po.struct_size, po.variant, po.variant_bwd, po.deterministic, po.kv_splits)))
         vb = ctypes.create_string_buffer(b"fwd_bogus_variant_key")
         po.variant = ctypes.addressof(vb)
         plan = c_void_p()

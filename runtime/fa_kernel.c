@@ -68,6 +68,7 @@ static fa_status load_module(fa_context *ctx, fa_kernel *k, const void *cubin) {
   CUresult r = cu->cuModuleLoadData(&k->mod, cubin);
   if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuModuleLoadData");
   r = cu->cuModuleGetFunction(&k->fn, k->mod, "fa_fwd");
+  if (r == CUDA_SUCCESS) r = cu->cuModuleGetFunction(&k->combine, k->mod, "fa_combine");
   if (r == CUDA_SUCCESS && k->info.smem > 48 * 1024)
     r = cu->cuFuncSetAttribute(k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k->info.smem);
   if (r != CUDA_SUCCESS) {

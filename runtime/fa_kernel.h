@@ -12,7 +12,8 @@ struct fa_kernel {
   fa_kernel *next;
   char key[160];
   CUmodule mod;          /* NULL in a context without a device */
-  CUfunction fn;
+  CUfunction fn;         /* fa_fwd */
+  CUfunction combine;    /* fa_combine: merges split-KV partials */
   fa_launch_info info;
   const char *origin;    /* "memory", "disk cache", "export", "nvrtc" */
   double compile_ms;     /* NVRTC time, 0 if not compiled here */

@@ -15,7 +15,7 @@ typedef struct fa_fwd_kparams {
   float scale_log2; /* scale * log2(e) */
   float cap_inv;    /* scale / softcap */
   float cap_log2;   /* softcap * log2(e) */
-  int32_t pad_;
+  int32_t nsplit;   /* split-KV slices per query tile; 1 = none */
 } fa_fwd_kparams;
 
 _Static_assert(sizeof(fa_fwd_kparams) == 232, "must match templates/fwd_sm80.cu Params");

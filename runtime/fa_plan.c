@@ -42,6 +42,21 @@ static fa_status choose(fa_context *ctx, const fa_problem *p, const fa_plan_opti
   return s;
 }
 
+/* Split the keys when the query tiles alone leave most of the GPU idle
+** (decode, Pi0's 51-query denoise): about two CTAs per SM, at least two key
+** tiles per slice, at most 16 slices. */
+static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_launch_info *li, const int grid[3],
+                         int requested) {
+  const int tiles = (p->seqlen_k + li->bn - 1) / li->bn;
+  if (requested > 0) return requested < tiles ? requested : (tiles > 0 ? tiles : 1);
+  const long ctas = (long)grid[0] * grid[1] * grid[2];
+  if (ctx->sm_count <= 0 || ctas >= ctx->sm_count || tiles < 4) return 1;
+  long n = (2L * ctx->sm_count + ctas - 1) / ctas;
+  if (n > tiles / 2) n = tiles / 2;
+  if (n > 16) n = 16;
+  return n > 1 ? (int)n : 1;
+}
+
 fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_options *opt,
                          fa_plan **out) {
   if (!out) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_plan_create: out is NULL");
@@ -74,14 +89,31 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
     free(plan);
     return s;
   }
-  snprintf(plan->describe, sizeof plan->describe, "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem",
+  plan->nsplit = choose_splits(ctx, p, li, plan->grid, opt ? opt->kv_splits : 0);
+  if (plan->nsplit > 1) {
+    plan->ws_bytes = (size_t)p->batch * p->heads_q * p->seqlen_q * plan->nsplit * (p->head_dim + 1) * sizeof(float);
+    if (ctx->cu) {
+      CUresult r = fa_ctx_bind(ctx) == FA_OK ? ctx->cu->cuMemAlloc(&plan->scratch, plan->ws_bytes) : CUDA_ERROR_INVALID_CONTEXT;
+      if (r != CUDA_SUCCESS) {
+        s = fa_cu_fail(ctx, r, "allocating the plan's split-KV scratch");
+        free(plan);
+        return s;
+      }
+    }
+  }
+  snprintf(plan->describe, sizeof plan->describe,
+           "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem; split-KV %d",
            plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2],
-           li->threads, li->smem);
+           li->threads, li->smem, plan->nsplit);
   *out = plan;
   return FA_OK;
 }
 
-void fa_plan_destroy(fa_plan *plan) { free(plan); }
+void fa_plan_destroy(fa_plan *plan) {
+  if (!plan) return;
+  if (plan->scratch && fa_ctx_bind(plan->ctx) == FA_OK) plan->ctx->cu->cuMemFree(plan->scratch);
+  free(plan);
+}
 
 const char *fa_plan_describe(const fa_plan *plan) { return plan ? plan->describe : "no plan"; }
 
@@ -89,7 +121,7 @@ const char *fa_plan_variant(const fa_plan *plan) { return plan ? plan->key : "";
 
 fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes, size_t *bwd_bytes) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_plan_workspace: plan is NULL");
-  if (fwd_bytes) *fwd_bytes = 0;
+  if (fwd_bytes) *fwd_bytes = plan->ws_bytes;
   if (bwd_bytes) *bwd_bytes = 0;
   return FA_OK;
 }

@@ -12,6 +12,9 @@ struct fa_plan {
   fa_kernel *fwd;      /* owned by the context's cache */
   int grid[3];
   fa_fwd_kparams kp;   /* the problem's part of the kernel parameters */
+  int nsplit;          /* split-KV slices (1 = none) */
+  size_t ws_bytes;     /* forward scratch when split */
+  CUdeviceptr scratch; /* the plan's own scratch, used when the call passes none */
   char describe[1024];
 };
 

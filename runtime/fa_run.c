@@ -46,6 +46,7 @@ void fa_kparams_fill(fa_fwd_kparams *kp, const fa_problem *p) {
   kp->o_sb = p->o_stride[0]; kp->o_ss = p->o_stride[1]; kp->o_sh = p->o_stride[2];
   kp->B = p->batch; kp->Tq = p->seqlen_q; kp->Tk = p->seqlen_k; kp->Hq = p->heads_q; kp->Hkv = p->heads_kv;
   kp->causal = p->causal; kp->window_left = p->window_left; kp->window_right = p->window_right;
+  kp->nsplit = 1;
   const float log2e = 1.4426950408889634f;
   kp->scale_log2 = p->scale * log2e;
   if (p->softcap > 0.f) {
@@ -72,11 +73,21 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (f & FA_FEAT_SEGMENTS) kp.q_seg = dptr(a->q_seg), kp.k_seg = dptr(a->k_seg);
   if (f & FA_FEAT_SEQLENS) kp.seqlens_q = dptr(a->seqlens_q), kp.seqlens_k = dptr(a->seqlens_k);
   if ((s = fa_ctx_bind(ctx)) != FA_OK) return s;
-  void *params[] = { &kp };
+  CUdeviceptr ws = 0;
+  if (plan->nsplit > 1) {
+    kp.nsplit = plan->nsplit;
+    ws = a->workspace && a->workspace_bytes >= plan->ws_bytes ? (CUdeviceptr)(uintptr_t)a->workspace : plan->scratch;
+  }
+  void *params[] = { &kp, &ws };
   const fa_launch_info *li = &plan->fwd->info;
-  CUresult r = ctx->cu->cuLaunchKernel(plan->fwd->fn, (unsigned)plan->grid[0], (unsigned)plan->grid[1],
-                                       (unsigned)plan->grid[2], (unsigned)li->threads, 1, 1,
+  CUresult r = ctx->cu->cuLaunchKernel(plan->fwd->fn, (unsigned)(plan->grid[0] * plan->nsplit),
+                                       (unsigned)plan->grid[1], (unsigned)plan->grid[2], (unsigned)li->threads, 1, 1,
                                        (unsigned)li->smem, (CUstream)a->stream, params, NULL);
+  if (r == CUDA_SUCCESS && plan->nsplit > 1) {
+    const uint64_t rows = (uint64_t)p->batch * p->heads_q * p->seqlen_q;
+    r = ctx->cu->cuLaunchKernel(plan->fwd->combine, (unsigned)((rows + 3) / 4), 1, 1, 128, 1, 1, 0,
+                                (CUstream)a->stream, params, NULL);
+  }
   return r == CUDA_SUCCESS ? FA_OK : fa_cu_fail(ctx, r, "cuLaunchKernel");
 }
 

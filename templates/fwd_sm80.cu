@@ -42,7 +42,7 @@ struct Params {
   float scale_log2;   // scale * log2(e), without softcap
   float cap_inv;      // scale / softcap
   float cap_log2;     // softcap * log2(e)
-  int pad_;
+  int nsplit;         // key-range splits per query tile (split-KV); 1 = none
 };
 static_assert(sizeof(Params) == 232, "Params must match fa_fwd_kparams");
 
@@ -120,7 +120,9 @@ __device__ __forceinline__ u32 swz(int row, int chunk) {
 
 struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
 
-extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
+// With p.nsplit > 1, CTA (tile, split) covers one slice of the key tiles and
+// writes its normalised partial O and LSE (fp32) to ws; fa_combine merges them.
+extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float *ws) {
   extern __shared__ __align__(128) unsigned char smem[];
   const u32 sQ = smem_u32(smem);
   const u32 sK = sQ + BM * D * 2;
@@ -128,7 +130,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
   TileBounds *table = (TileBounds *)(smem + BM * D * 2 + 2 * STAGES * BN * D * 2);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int tile = gridDim.x - 1 - blockIdx.x;  // heavy causal tiles first
+  const int split = blockIdx.x % p.nsplit;
+  const int tile = gridDim.x / p.nsplit - 1 - blockIdx.x / p.nsplit;  // heavy causal tiles first
   const int hg = blockIdx.y, b = blockIdx.z;
   const int group = p.Hq / p.Hkv;
   const int kvh = hg * G / group;
@@ -146,8 +149,13 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
   if (p.causal) n_hi = min(n_hi, pmax + off + 1);
   if (p.window_right >= 0) n_hi = min(n_hi, pmax + off + p.window_right + 1);
   if (p.window_left >= 0) n_lo = max(n_lo, pmin + off - p.window_left);
-  const int t_lo = n_lo / BN;
-  const int t_hi = (pmin > pmax || n_hi <= n_lo) ? t_lo : (n_hi + BN - 1) / BN;
+  int t_lo = n_lo / BN;
+  int t_hi = (pmin > pmax || n_hi <= n_lo) ? t_lo : (n_hi + BN - 1) / BN;
+  if (p.nsplit > 1) {  // this CTA's slice of the key tiles
+    const int per = (t_hi - t_lo + p.nsplit - 1) / p.nsplit;
+    t_lo = min(t_hi, t_lo + split * per);
+    t_hi = min(t_hi, t_lo + per);
+  }
 
   // Q tile -> shared memory (zeros for rows past Lq).
   const u16 *qb = p.q + b * p.q_sb;
@@ -435,6 +443,33 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
   cp_wait<0>();
   __syncthreads();
 
+  if (p.nsplit > 1) {
+    // Split-KV: this slice's normalised O and its LSE, fp32, for fa_combine.
+    // Layout: row r = (b*Hq + hq)*Tq + pos; O at ws[(r*nsplit + split)*D],
+    // LSE at ws[rows*nsplit*D + r*nsplit + split].
+    const i64 rows = (i64)p.B * p.Hq * p.Tq;
+#pragma unroll
+    for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float sum = row_sum[mr][h];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inv = sum > 0.f ? 1.f / sum : 0.f;
+        const int R = R0 + warp * MR * 16 + mr * 16 + g + h * 8, pos = R / G, hq = hg * G + R % G;
+        if (pos >= p.Tq) continue;
+        const i64 r = ((i64)b * p.Hq + hq) * p.Tq + pos;
+        float *out = ws + (r * p.nsplit + split) * D;
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j)
+          *(float2 *)(out + j * 8 + 2 * t4) = make_float2(acc[mr][j][h * 2] * inv, acc[mr][j][h * 2 + 1] * inv);
+        if (t4 == 0)
+          ws[rows * p.nsplit * D + r * p.nsplit + split] =
+              sum > 0.f && pos < Lq ? (row_max[mr][h] * mul + __log2f(sum)) * LN2 : NEG_INF;
+      }
+    return;
+  }
+
   // Epilogue: normalise, stage O through this warp's own Q rows, write 16-byte
   // chunks. Rows with no visible key (sum 0) give O = 0 and LSE = -inf.
   unsigned char *sQp = smem;
@@ -469,4 +504,35 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p) {
     uint4 v = pos < Lq ? *(const uint4 *)(sQp + swz(r, c)) : make_uint4(0, 0, 0, 0);
     *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + c * 8) = v;
   }
+}
+
+// Merges the split-KV partials: one warp per (batch, head, query) row.
+// O = sum_s w_s O_s / sum_s w_s with w_s = exp(LSE_s - max LSE); a row that no
+// split saw gets O = 0 and LSE = -inf.
+extern "C" __global__ void __launch_bounds__(128) fa_combine(const Params p, const float *ws) {
+  const i64 rows = (i64)p.B * p.Hq * p.Tq;
+  const i64 r = (i64)blockIdx.x * 4 + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const int pos = (int)(r % p.Tq), hq = (int)((r / p.Tq) % p.Hq), b = (int)(r / ((i64)p.Tq * p.Hq));
+  const float *lse = ws + rows * p.nsplit * D + r * p.nsplit;
+  float m = NEG_INF;
+  for (int s = 0; s < p.nsplit; ++s) m = fmaxf(m, lse[s]);
+  float o[D / 32], wsum = 0.f;
+#pragma unroll
+  for (int x = 0; x < D / 32; ++x) o[x] = 0.f;
+  if (m != NEG_INF) {
+    for (int s = 0; s < p.nsplit; ++s) {
+      const float w = fast_exp2((lse[s] - m) * LOG2E);
+      wsum += w;
+      const float *src = ws + (r * p.nsplit + s) * D;
+#pragma unroll
+      for (int x = 0; x < D / 32; ++x) o[x] += w * src[lane + 32 * x];
+    }
+  }
+  const float inv = wsum > 0.f ? 1.f / wsum : 0.f;
+  u16 *dst = p.o + b * p.o_sb + pos * p.o_ss + hq * p.o_sh;
+#pragma unroll
+  for (int x = 0; x < D / 32; ++x) dst[lane + 32 * x] = (u16)(pack2(o[x] * inv, 0.f) & 0xffffu);
+  if (lane == 0 && p.lse) p.lse[((i64)b * p.Hq + hq) * p.Tq + pos] = wsum > 0.f ? m + logf(wsum) : NEG_INF;
 }

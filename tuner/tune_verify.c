@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fa_ctx.h"
+#include "fa_plan.h"
 #include "fa_gen.h"
 #include "fa_kparams.h"
 #include "fa_nvrtc.h"
@@ -132,7 +133,7 @@ int tune_unfused_run(const tune_data *d) {
   kp.q = d->dq; kp.k = d->dk; kp.v = d->dv; kp.o = d->do_; kp.lse = d->dlse;
   kp.q_pos = d->dq_pos; kp.k_pos = d->dk_pos; kp.q_seg = d->dq_seg; kp.k_seg = d->dk_seg;
   kp.seqlens_q = d->dseqlens_q; kp.seqlens_k = d->dseqlens_k;
-  kp.pad_ = p->head_dim;
+  kp.nsplit = p->head_dim;  /* the unfused kernel reads this slot as head_dim */
   void *args[] = {&kp};
   return tune_cu->cuLaunchKernel(unfused_fn[p->dtype == FA_DTYPE_BF16], p->seqlen_q, p->heads_q, p->batch,
                                  128, 1, 1, p->seqlen_k * 4, NULL, args, NULL) ||
@@ -154,15 +155,20 @@ static void sig_of(const fa_launch_info *li, tune_sig *g) {
   g->pos = li->pos; g->seg = li->seg; g->softcap = li->softcap;
 }
 
-static int run_fa(fa_context *ctx, const char *key, sig_case *c, double *o, float *lse, char *err, size_t n) {
+/* Runs variant key on case c; splits: fa_plan_options.kv_splits (0 = fa's choice).
+** *nsplit gets the split count the plan used. */
+static int run_fa(fa_context *ctx, const char *key, int splits, sig_case *c, double *o, float *lse, int *nsplit,
+                  char *err, size_t n) {
   fa_plan_options po;
   fa_plan_options_init(&po);
   po.variant = key;
+  po.kv_splits = splits;
   fa_plan *plan;
   if (fa_plan_create(ctx, &c->shape.p, &po, &plan) != FA_OK) {
     snprintf(err, n, "%s", fa_errmsg(ctx));
     return -1;
   }
+  *nsplit = plan->nsplit;
   const tune_data *d = &c->data;
   fa_fwd_args a;
   tune_data_args(d, &a);
@@ -250,13 +256,17 @@ int tune_cmd_verify(int argc, char **argv) {
       if (done[k] || memcmp(&sig, &other, sizeof sig)) continue;
       done[k] = 1;
       int ok = 1;
-      for (int c = 0; c < nc; ++c) {
+      for (int c = 0; c < nc; ++c)
+        for (int mode = 1; mode >= 0; --mode) {  /* unsplit, then fa's split-KV choice */
         tune_data *d = &cases[c].data;
         double *o = calloc(d->no, sizeof *o), *o2 = calloc(d->no, sizeof *o2);
         float *lse = calloc(d->nlse, sizeof *lse), *lse2 = calloc(d->nlse, sizeof *lse2);
-        char why[512] = "";
-        int r = run_fa(ctx, keys[k], &cases[c], o, lse, why, sizeof why) ||
-                run_fa(ctx, keys[k], &cases[c], o2, lse2, why, sizeof why);
+        char why[512] = "", name[96];
+        int ns = 1, ns2 = 1;
+        int r = run_fa(ctx, keys[k], mode, &cases[c], o, lse, &ns, why, sizeof why) ||
+                run_fa(ctx, keys[k], mode, &cases[c], o2, lse2, &ns2, why, sizeof why);
+        if (mode == 0 && !r && ns == 1) { free(o); free(o2); free(lse); free(lse2); continue; }  /* same as unsplit */
+        snprintf(name, sizeof name, ns > 1 ? "%.60s/kv%d" : "%.60s", cases[c].shape.name, ns);
         errs e = {0, 0, 0};
         const char *verdict = "ok";
         double lim = 2 * cases[c].base.o_max + ABS_TERM, llim = 2 * cases[c].base.lse_max + 1e-3;
@@ -272,8 +282,7 @@ int tune_cmd_verify(int argc, char **argv) {
         runs++;
         if (strcmp(verdict, "ok")) ok = 0;
         if (!quiet || strcmp(verdict, "ok"))
-          printf("%-52s %-26s %10.2e %10.2e %10.2e %s%s\n", keys[k], cases[c].shape.name, e.o_max, lim, e.lse_max,
-                 verdict, e.bad ? "" : "");
+          printf("%-52s %-26s %10.2e %10.2e %10.2e %s\n", keys[k], name, e.o_max, lim, e.lse_max, verdict);
         if (e.bad) printf("    (%ld bad elements)\n", e.bad);
         free(o); free(o2); free(lse); free(lse2);
       }

@@ -218,6 +218,7 @@ typedef struct fa_plan_options {
   const char *variant;   /* NULL: tuned choice; else a forward variant key to force */
   const char *variant_bwd; /* NULL: tuned choice; else a backward variant key */
   int deterministic;     /* backward: bitwise-reproducible gradients */
+  int kv_splits;         /* split-KV slices: 0 = chosen by fa, 1 = never, N = N */
 } fa_plan_options;
 
 FA_API void fa_plan_options_init(fa_plan_options *opt);
@@ -245,7 +246,11 @@ FA_API const char *fa_plan_describe(const fa_plan *plan);
 /* The forward variant key; owned by the plan. */
 FA_API const char *fa_plan_variant(const fa_plan *plan);
 
-/* Device scratch bytes the forward and the backward need (0 = none). */
+/* Device scratch bytes the forward and the backward need (0 = none). The
+** forward needs scratch when it splits the keys (split-KV, chosen for problems
+** too small to fill the GPU: decode, short queries). Pass it in
+** fa_fwd_args.workspace; without it the plan uses scratch of its own, allocated
+** at creation, and runs of that plan must then not overlap (one stream). */
 FA_API fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes,
                                    size_t *bwd_bytes);
 
