@@ -25,7 +25,10 @@ S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in sm
 -- sm_90a (2026-11-25, 255 registers available): 176 fit (d128 MR2 BN48: 234
 -- registers), 192 spilled (d128 MR2 BN64: 48-72 bytes); with positions or
 -- segments 144 fit and 160 spilled (d256 BN64: 8-20 bytes).
+-- Softcap's tanh adds live values too: with the split-KV epilogue, d128 MR2
+-- BN48 softcap spilled 12 bytes (sm_90a) and 44 (sm_80), so softcap gets 160.
 S.ACC_BUDGET = 176
+S.ACC_BUDGET_SOFTCAP = 160
 S.ACC_BUDGET_TOK = 144
 S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
 -- Register budget per thread: accumulators (O: d/2, S: BN/2 per 16-row block)
@@ -87,10 +90,10 @@ function S.check(v, arch)
     return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
   end
   local acc = mr * (v.d // 2 + v.bn // 2)
-  local budget = (v.pos or v.seg) and S.ACC_BUDGET_TOK or S.ACC_BUDGET
+  local budget = (v.pos or v.seg) and S.ACC_BUDGET_TOK or v.softcap and S.ACC_BUDGET_SOFTCAP or S.ACC_BUDGET
   if acc > budget then
     return false, ("accumulators need %d registers per thread (O %d + S %d), over the %d that fit%s: it would spill")
-        :format(acc, mr * v.d // 2, mr * v.bn // 2, budget, (v.pos or v.seg) and " with positions/segments" or "")
+        :format(acc, mr * v.d // 2, mr * v.bn // 2, budget, (v.pos or v.seg) and " with positions/segments" or v.softcap and " with softcap" or "")
   end
   if arch then
     if arch < fam.min_arch then return false, ("family %s needs sm_%d+"):format(v.family, fam.min_arch) end
