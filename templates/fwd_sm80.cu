@@ -443,36 +443,13 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float
   cp_wait<0>();
   __syncthreads();
 
-  if (p.nsplit > 1) {
-    // Split-KV: this slice's normalised O and its LSE, fp32, for fa_combine.
-    // Layout: row r = (b*Hq + hq)*Tq + pos; O at ws[(r*nsplit + split)*D],
-    // LSE at ws[rows*nsplit*D + r*nsplit + split].
-    const i64 rows = (i64)p.B * p.Hq * p.Tq;
-#pragma unroll
-    for (int mr = 0; mr < MR; ++mr)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        float sum = row_sum[mr][h];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const float inv = sum > 0.f ? 1.f / sum : 0.f;
-        const int R = R0 + warp * MR * 16 + mr * 16 + g + h * 8, pos = R / G, hq = hg * G + R % G;
-        if (pos >= p.Tq) continue;
-        const i64 r = ((i64)b * p.Hq + hq) * p.Tq + pos;
-        float *out = ws + (r * p.nsplit + split) * D;
-#pragma unroll
-        for (int j = 0; j < D / 8; ++j)
-          *(float2 *)(out + j * 8 + 2 * t4) = make_float2(acc[mr][j][h * 2] * inv, acc[mr][j][h * 2 + 1] * inv);
-        if (t4 == 0)
-          ws[rows * p.nsplit * D + r * p.nsplit + split] =
-              sum > 0.f && pos < Lq ? (row_max[mr][h] * mul + __log2f(sum)) * LN2 : NEG_INF;
-      }
-    return;
-  }
-
-  // Epilogue: normalise, stage O through this warp's own Q rows, write 16-byte
-  // chunks. Rows with no visible key (sum 0) give O = 0 and LSE = -inf.
+  // Epilogue: normalise. Unsplit, O goes through this warp's own Q rows and
+  // out in 16-byte chunks; split, this slice's O and LSE go to ws in fp32 for
+  // fa_combine (row r = (b*Hq + hq)*Tq + pos: O at ws[(r*nsplit + split)*D],
+  // LSE at ws[rows*nsplit*D + r*nsplit + split]). Rows with no visible key
+  // (sum 0) give O = 0 and LSE = -inf.
   unsigned char *sQp = smem;
+  const bool split_out = p.nsplit > 1;
 #pragma unroll
   for (int mr = 0; mr < MR; ++mr)
 #pragma unroll
@@ -482,19 +459,25 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const float inv = sum > 0.f ? 1.f / sum : 0.f;
       const int r = wrow + mr * 16 + g + h * 8;
+      const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+      const i64 row = ((i64)b * p.Hq + hq) * p.Tq + pos;
+      float *wo = ws + (row * p.nsplit + split) * D;
 #pragma unroll
       for (int j = 0; j < D / 8; ++j) {
-        u32 v = pack2(acc[mr][j][h * 2] * inv, acc[mr][j][h * 2 + 1] * inv);
-        *(u32 *)(sQp + swz(r, j) + t4 * 4) = v;
-      }
-      if (t4 == 0 && p.lse) {
-        const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
-        if (pos < p.Tq) {
-          float l = sum > 0.f && pos < Lq ? (row_max[mr][h] * mul + __log2f(sum)) * LN2 : NEG_INF;
-          p.lse[((i64)b * p.Hq + hq) * p.Tq + pos] = l;
+        const float x0 = acc[mr][j][h * 2] * inv, x1 = acc[mr][j][h * 2 + 1] * inv;
+        if (split_out) {
+          if (pos < p.Tq) *(float2 *)(wo + j * 8 + 2 * t4) = make_float2(x0, x1);
+        } else {
+          *(u32 *)(sQp + swz(r, j) + t4 * 4) = pack2(x0, x1);
         }
       }
+      if (t4 == 0 && pos < p.Tq) {
+        const float l = sum > 0.f && pos < Lq ? (row_max[mr][h] * mul + __log2f(sum)) * LN2 : NEG_INF;
+        if (split_out) ws[(i64)p.B * p.Hq * p.Tq * p.nsplit * D + row * p.nsplit + split] = l;
+        else if (p.lse) p.lse[row] = l;
+      }
     }
+  if (split_out) return;
   __syncwarp();
   u16 *ob = p.o + b * p.o_sb;
   for (int idx = lane; idx < MR * 16 * DC; idx += 32) {

@@ -23,30 +23,7 @@
 #include "fa_int.h"
 #include "fa_nvrtc.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (cond) {                                                          \
-      passed++;                                                          \
-    } else {                                                             \
-      failed++;                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-    }                                                                    \
-  } while (0)
-
-/* Checks with a message on failure. */
-#define CHECKM(cond, ...)                                                \
-  do {                                                                   \
-    if (cond) {                                                          \
-      passed++;                                                          \
-    } else {                                                             \
-      failed++;                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-      fprintf(stderr, __VA_ARGS__);                                      \
-      fputc('\n', stderr);                                               \
-    }                                                                    \
-  } while (0)
+#include "check.h"
 
 #define H100 "NVIDIA H100 80GB HBM3"
 

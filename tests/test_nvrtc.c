@@ -12,17 +12,7 @@
 #include "fa_int.h"
 #include "fa_nvrtc.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (cond) {                                                          \
-      passed++;                                                          \
-    } else {                                                             \
-      failed++;                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-    }                                                                    \
-  } while (0)
+#include "check.h"
 
 /* ---- The parser, on canned logs (needs no NVRTC) ------------------------------ */
 
