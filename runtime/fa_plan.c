@@ -70,6 +70,9 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
                   opt->struct_size, sizeof *opt);
   fa_status s = fa_problem_check(ctx, p);
   if (s != FA_OK) return s;
+  if (opt && (opt->kv_splits < 0 || opt->kv_splits > 64))
+    return fa_err(ctx, FA_ERR_SIZE, "fa_plan_options.kv_splits (%d) must be 0 (fa chooses), 1 (never) or up to 64",
+                  opt->kv_splits);
   fa_plan *plan = calloc(1, sizeof *plan);
   if (!plan) return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "plan");
   plan->ctx = ctx;

@@ -62,6 +62,13 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   const fa_problem *p = &plan->problem;
   fa_status s = check_args(ctx, p, a);
   if (s != FA_OK) return s;
+  if (a->workspace && plan->ws_bytes) {
+    if (a->workspace_bytes < plan->ws_bytes)
+      return fa_err(ctx, FA_ERR_WORKSPACE, "workspace_bytes is %zu; this plan needs %zu (fa_plan_workspace)",
+                    a->workspace_bytes, plan->ws_bytes);
+    if ((uintptr_t)a->workspace % 16 != 0)
+      return fa_err(ctx, FA_ERR_ALIGNMENT, "workspace (%p) is not 16-byte aligned", a->workspace);
+  }
   if (!plan->fwd->fn)
     return fa_err(ctx, FA_ERR_NO_DEVICE, "the plan's context has no device; it can compile but not run");
   /* The problem's part was filled once, at plan creation: only pointers here. */
@@ -76,7 +83,7 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   CUdeviceptr ws = 0;
   if (plan->nsplit > 1) {
     kp.nsplit = plan->nsplit;
-    ws = a->workspace && a->workspace_bytes >= plan->ws_bytes ? (CUdeviceptr)(uintptr_t)a->workspace : plan->scratch;
+    ws = a->workspace ? (CUdeviceptr)(uintptr_t)a->workspace : plan->scratch;
   }
   void *params[] = { &kp, &ws };
   const fa_launch_info *li = &plan->fwd->info;

@@ -16,11 +16,6 @@ constexpr bool HAS_SEG = ${HAS_SEG};
 constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
 constexpr int TABLE_MAX = ${TABLE_MAX}; // key tiles whose pos/seg bounds are kept in smem
 
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef long long i64;
-typedef unsigned long long u64;
-
 constexpr int NT = WARPS * 32;
 constexpr int MR = BM / (WARPS * 16);  // 16-row mma blocks per warp
 constexpr int DC = D / 8;              // 16-byte chunks per row
@@ -31,20 +26,7 @@ constexpr float LN2 = 0.6931471805599453f;
 static_assert(BM % (WARPS * 16) == 0, "rows per warp must be a multiple of 16");
 static_assert(BN % 16 == 0 && D % 16 == 0 && DC >= 8, "tile shape");
 
-// Mirrors struct fa_fwd_kparams in runtime/fa_kparams.h, field for field.
-struct Params {
-  const u16 *q, *k, *v;
-  u16 *o;
-  float *lse;
-  const int *q_pos, *k_pos, *q_seg, *k_seg, *seqlens_q, *seqlens_k;
-  i64 q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh;
-  int B, Tq, Tk, Hq, Hkv, causal, window_left, window_right;
-  float scale_log2;   // scale * log2(e), without softcap
-  float cap_inv;      // scale / softcap
-  float cap_log2;     // softcap * log2(e)
-  int nsplit;         // key-range splits per query tile (split-KV); 1 = none
-};
-static_assert(sizeof(Params) == 232, "Params must match fa_fwd_kparams");
+// Params, and the integer types, come from templates/fwd_params.cu.
 
 __device__ __forceinline__ u32 smem_u32(const void *p) {
   u64 a;

@@ -7,22 +7,8 @@
 
 constexpr bool IS_BF16 = ${IS_BF16};
 
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef long long i64;
-
-// Mirrors struct fa_fwd_kparams in runtime/fa_kparams.h.
-struct Params {
-  const u16 *q, *k, *v;
-  u16 *o;
-  float *lse;
-  const int *q_pos, *k_pos, *q_seg, *k_seg, *seqlens_q, *seqlens_k;
-  i64 q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh;
-  int B, Tq, Tk, Hq, Hkv, causal, window_left, window_right;
-  float scale_log2, cap_inv, cap_log2;
-  int D;  // head_dim (the forward kernels' pad field)
-};
-static_assert(sizeof(Params) == 232, "Params must match fa_fwd_kparams");
+// Params (fa_forward's, so the same call data drives both) and the integer
+// types come from templates/fwd_params.cu.
 
 __device__ float to_f(u16 x) {
   if (IS_BF16) return __uint_as_float((u32)x << 16);
@@ -38,14 +24,14 @@ __device__ u16 to_h(float f) {
 }
 __device__ float round16(float f) { return to_f(to_h(f)); }
 
-extern "C" __global__ void fa_unfused(const Params p) {
+extern "C" __global__ void fa_unfused(const Params p, const int D) {
   extern __shared__ float s[];  // Tk scores
   __shared__ float red[32];
   const int i = blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
   const int kvh = hq / (p.Hq / p.Hkv);
   const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
   const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
-  const int off = Lk - Lq, D = p.D;
+  const int off = Lk - Lq;
   const float LOG2E = 1.4426950408889634f;
   const float scale = p.scale_log2 / LOG2E, cap = p.cap_log2 / LOG2E;
   const u16 *q = p.q + b * p.q_sb + i * p.q_ss + hq * p.q_sh;

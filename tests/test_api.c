@@ -166,6 +166,32 @@ static void test_cpu(void) {
       CHECK(fa_forward(plan, NULL) == FA_ERR_NULL_ARGUMENT, "NULL args");
       fa_plan_destroy(plan);
     }
+    /* Split-KV: a forced split needs scratch (capped at one slice per key
+    ** tile: 100 keys are 2 tiles here); a short or misaligned one is refused. */
+    po.variant = NULL;
+    po.kv_splits = 4;
+    s = fa_plan_create(ctx, &p, &po, &plan);
+    CHECK(s == FA_OK && strstr(fa_plan_describe(plan), "split-KV 2"), "forced split: %s",
+          s == FA_OK ? fa_plan_describe(plan) : fa_errmsg(ctx));
+    if (s == FA_OK) {
+      size_t fwd = 0, bwd = 1;
+      CHECK(fa_plan_workspace(plan, &fwd, &bwd) == FA_OK && fwd == (size_t)2 * 8 * 100 * 2 * 257 * 4 && bwd == 0,
+            "workspace size %zu", fwd);
+      fa_fwd_args a;
+      fa_fwd_args_init(&a);
+      a.q = a.k = a.v = a.o = (void *)(uintptr_t)4096;
+      a.workspace = (void *)(uintptr_t)8192;
+      a.workspace_bytes = fwd - 1;
+      CHECK(fa_forward(plan, &a) == FA_ERR_WORKSPACE && strstr(fa_errmsg(ctx), "workspace_bytes"), "short workspace: %s",
+            fa_errmsg(ctx));
+      a.workspace_bytes = fwd;
+      a.workspace = (void *)(uintptr_t)8200;
+      CHECK(fa_forward(plan, &a) == FA_ERR_ALIGNMENT, "misaligned workspace");
+      fa_plan_destroy(plan);
+    }
+    po.kv_splits = -1;
+    CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_SIZE && strstr(fa_errmsg(ctx), "kv_splits"), "bad kv_splits");
+    po.kv_splits = 0;
   } else {
     printf("(NVRTC absent here: %s; compile-only plan not checked)\n", why);
   }

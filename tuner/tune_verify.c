@@ -133,8 +133,8 @@ int tune_unfused_run(const tune_data *d) {
   kp.q = d->dq; kp.k = d->dk; kp.v = d->dv; kp.o = d->do_; kp.lse = d->dlse;
   kp.q_pos = d->dq_pos; kp.k_pos = d->dk_pos; kp.q_seg = d->dq_seg; kp.k_seg = d->dk_seg;
   kp.seqlens_q = d->dseqlens_q; kp.seqlens_k = d->dseqlens_k;
-  kp.nsplit = p->head_dim;  /* the unfused kernel reads this slot as head_dim */
-  void *args[] = {&kp};
+  const int hd = p->head_dim;
+  void *args[] = {&kp, (void *)&hd};
   return tune_cu->cuLaunchKernel(unfused_fn[p->dtype == FA_DTYPE_BF16], p->seqlen_q, p->heads_q, p->batch,
                                  128, 1, 1, p->seqlen_k * 4, NULL, args, NULL) ||
          tune_cu->cuCtxSynchronize();

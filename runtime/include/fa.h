@@ -231,7 +231,8 @@ FA_API void fa_plan_options_init(fa_plan_options *opt);
 ** Returns FA_OK, any fa_problem_check() status, FA_ERR_VARIANT (a forced key
 ** that is unknown or cannot serve p), FA_ERR_NO_NVRTC (no NVRTC and no cached
 ** or exported cubin), FA_ERR_COMPILE, FA_ERR_GENERATOR, FA_ERR_CUDA,
-** FA_ERR_UNSUPPORTED (more than 65535 head groups or batch rows),
+** FA_ERR_UNSUPPORTED (more than 65535 head groups or batch rows), FA_ERR_SIZE
+** (kv_splits outside 0..64),
 ** FA_ERR_OUT_OF_MEMORY. On failure *out is NULL and fa_errmsg(ctx) says why. */
 FA_API fa_status fa_plan_create(fa_context *ctx, const fa_problem *p,
                                 const fa_plan_options *opt, fa_plan **out);
@@ -279,7 +280,8 @@ FA_API void fa_fwd_args_init(fa_fwd_args *a);
 ** allocation and does not synchronise; one plan may be run from several
 ** threads at once (each with its own outputs).
 ** Returns FA_OK, FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE, FA_ERR_NULL_POINTER,
-** FA_ERR_ALIGNMENT, FA_ERR_NO_DEVICE (a compile-only context), FA_ERR_CUDA. */
+** FA_ERR_ALIGNMENT, FA_ERR_WORKSPACE (a workspace smaller than
+** fa_plan_workspace() says), FA_ERR_NO_DEVICE (a compile-only context), FA_ERR_CUDA. */
 FA_API fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a);
 
 /* Backward: gradients from the forward's O and LSE (the plan must have
