@@ -6,7 +6,7 @@ local S = {}
 
 -- Kernel families. Each names its template and the GPUs it runs on.
 S.families = {
-  sm80 = { template = "fwd_sm80.cu", dir = "fwd", min_arch = 80 },
+  sm80 = { templates = { fwd = "fwd_sm80.cu", bwd = "bwd_sm80.cu" }, min_arch = 80 },
 }
 
 S.head_dims = { 64, 128, 256 }
@@ -45,6 +45,25 @@ S.tiles = {
   [256] = { {64, 64, 4}, {128, 64, 8}, {64, 32, 4}, {128, 32, 8} },
 }
 
+-- Backward tiles {BM, BN, warps, stages}: a CTA owns BN keys and steps
+-- through BM queries. Registers per thread: S^T and dP^T (BN*BM*2/threads)
+-- plus dK and dV (BN*d*2/threads). Measured with ptxas for sm_90a
+-- (2026-11-25, fa_bwd_dkdv at 255 registers): 160 fit (d256 m64n64 w8, with
+-- softcap too), 192 spilled (d128 m64n128 w8: 92 bytes); positions or
+-- segments add the element mask's live values: 96 fit, 128 spilled (d64
+-- m64n64 w4: 20 bytes), 160 spilled 136-164. BM 128 spilled 4-8 bytes at
+-- 128 (its dQ phase holds 8 row blocks), so BM is 64. d256 has one-stage
+-- tiles for sm_80's smaller shared memory.
+S.bwd_tiles = {
+  [64]  = { {64, 128, 8, 2}, {64, 64, 8, 2}, {64, 64, 4, 2} },
+  [128] = { {64, 64, 8, 2}, {64, 64, 4, 2}, {64, 32, 8, 2} },
+  [256] = { {64, 64, 8, 2}, {64, 32, 8, 2}, {64, 64, 8, 1}, {64, 32, 8, 1} },
+}
+S.BWD_ACC_BUDGET = 160
+S.BWD_ACC_BUDGET_TOK = 96
+-- Keys per tile of the deterministic dQ kernel (64 query rows, 4 warps).
+function S.bnq(v) return v.d == 256 and 32 or 64 end
+
 -- The default space: what fa-tune compiles, verifies and tunes. Rows are
 -- crossed (every d x dtype x tile x g x feature set). GQA packing g > 1 is
 -- for the short-query, many-heads-per-kv shapes of workloads.md (d256 MQA).
@@ -57,6 +76,13 @@ S.default = {
   { d = { 128, 256 }, dtype = { "bf16" }, g = { 2 }, feats = { { "softcap" } } },
 }
 
+-- Backward variants: every head_dim and dtype, then the mask features.
+S.default_bwd = {
+  { d = { 64, 128, 256 }, dtype = { "bf16", "fp16" }, feats = { {} } },
+  { d = { 64, 128, 256 }, dtype = { "bf16" }, feats = { { "softcap" }, { "pos", "seg" } } },
+  { d = { 256 }, dtype = { "bf16" }, feats = { { "pos" }, { "seg" } } },
+}
+
 local function has(list, v)
   for _, x in ipairs(list) do if x == v then return true end end
   return false
@@ -66,19 +92,61 @@ S.has = has
 function S.smem_bytes(v)
   local esz = 2
   local tok = v.pos or v.seg
+  if v.dir == "bwd" then  -- the larger of fa_bwd_dkdv's and fa_bwd_dq's
+    return math.max(S.bwd_smem(v), S.bwd_dq_smem(v))
+  end
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
 
+-- fa_bwd_dkdv: K, V; Q, dO per stage; P^T, dS^T; lse2, dsum per stage; query tile bounds.
+function S.bwd_smem(v)
+  local tok = v.pos or v.seg
+  return 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
+      (tok and (S.TABLE_MAX * 16 + 2 * v.stages * v.bm * 4) or 0)
+end
+-- fa_bwd_dq: Q, dO (64 rows); K, V double-buffered; key tile bounds.
+function S.bwd_dq_smem(v)
+  local tok = v.pos or v.seg
+  return 2 * 64 * v.d * 2 + 4 * S.bnq(v) * v.d * 2 + (tok and S.TABLE_MAX * 16 or 0)
+end
+
 function S.threads(v) return v.warps * 32 end
+
+local function check_bwd(v)
+  if not has({ 64, 128 }, v.bm) then return false, ("BM %d not in {64,128}"):format(v.bm) end
+  if not has({ 32, 64, 128 }, v.bn) then return false, ("BN %d not in {32,64,128}"):format(v.bn) end
+  if v.bn // 16 > v.warps or v.warps % (v.bn // 16) ~= 0 then
+    return false, ("BN %d: its %d row blocks must divide the %d warps"):format(v.bn, v.bn // 16, v.warps)
+  end
+  if v.bm // 16 > v.warps then
+    return false, ("BM %d: %d row blocks for dQ exceed the %d warps"):format(v.bm, v.bm // 16, v.warps)
+  end
+  if v.stages ~= 1 and v.stages ~= 2 then return false, ("stages %d not in {1,2}"):format(v.stages) end
+  if v.g ~= 1 then return false, "backward variants do not pack query heads (g must be 1)" end
+  local acc = (v.bn * v.bm * 2 + v.bn * v.d * 2) // (v.warps * 32)
+  local tok = v.pos or v.seg
+  local budget = tok and S.BWD_ACC_BUDGET_TOK or S.BWD_ACC_BUDGET
+  if acc > budget then
+    return false, ("accumulators need %d registers per thread (S/dP %d + dK/dV %d), over the %d that fit%s: it would spill")
+        :format(acc, v.bn * v.bm * 2 // (v.warps * 32), v.bn * v.d * 2 // (v.warps * 32), budget,
+          tok and " with positions/segments" or "")
+  end
+  return true
+end
 
 -- Returns true, or false and the reason, for a variant on compute capability arch.
 function S.check(v, arch)
   local fam = S.families[v.family]
   if not fam then return false, ("unknown family '%s'"):format(tostring(v.family)) end
-  if v.dir ~= fam.dir then return false, ("family %s has no '%s' kernels"):format(v.family, v.dir) end
+  if not fam.templates[v.dir] then return false, ("family %s has no '%s' kernels"):format(v.family, v.dir) end
   if not has(S.head_dims, v.d) then return false, ("head_dim %d not in {64,128,256}"):format(v.d) end
   if not has(S.dtypes, v.dtype) then return false, ("dtype '%s' not in {bf16,fp16}"):format(v.dtype) end
   if v.warps ~= 4 and v.warps ~= 8 then return false, ("warps %d not in {4,8}"):format(v.warps) end
+  if v.dir == "bwd" then
+    local ok, why = check_bwd(v)
+    if not ok then return false, why end
+    return S.check_arch(v, arch, fam)
+  end
   if v.bm % (16 * v.warps) ~= 0 then
     return false, ("BM %d is not a multiple of 16 rows x %d warps"):format(v.bm, v.warps)
   end
@@ -95,6 +163,10 @@ function S.check(v, arch)
     return false, ("accumulators need %d registers per thread (O %d + S %d), over the %d that fit%s: it would spill")
         :format(acc, mr * v.d // 2, mr * v.bn // 2, budget, (v.pos or v.seg) and " with positions/segments" or v.softcap and " with softcap" or "")
   end
+  return S.check_arch(v, arch, fam)
+end
+
+function S.check_arch(v, arch, fam)
   if arch then
     if arch < fam.min_arch then return false, ("family %s needs sm_%d+"):format(v.family, fam.min_arch) end
     local lim = S.smem_limit[arch] or S.smem_limit[80]

@@ -207,6 +207,8 @@ fa_status fa_gen_launch(fa_context *ctx, fa_gen *g, const char *key, int arch, f
     out->pos = get_int(L, -2, "pos");
     out->seg = get_int(L, -2, "seg");
     out->softcap = get_int(L, -2, "softcap");
+    out->bwd = get_int(L, -2, "bwd");
+    out->smem2 = get_int(L, -2, "smem2");
     lua_getfield(L, -2, "dtype");
     strncpy(out->dtype, lua_tostring(L, -1) ? lua_tostring(L, -1) : "", sizeof out->dtype - 1);
     lua_pop(L, 1);
@@ -225,6 +227,7 @@ static void push_problem(lua_State *L, const fa_gen_problem *pr) {
   lua_pushboolean(L, pr->pos); lua_setfield(L, -2, "pos");
   lua_pushboolean(L, pr->seg); lua_setfield(L, -2, "seg");
   lua_pushboolean(L, pr->softcap); lua_setfield(L, -2, "softcap");
+  lua_pushstring(L, pr->bwd ? "bwd" : "fwd"); lua_setfield(L, -2, "dir");
 }
 
 fa_status fa_gen_fits(fa_context *ctx, fa_gen *g, const char *key, const fa_gen_problem *pr, int arch) {

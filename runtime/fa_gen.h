@@ -17,11 +17,13 @@ typedef struct fa_gen_problem {
   int group;           /* Hq / Hkv */
   int tq, tk;
   int pos, seg, softcap;
+  int bwd;             /* choose or check a backward variant */
 } fa_gen_problem;
 
 /* Launch facts of a variant. */
 typedef struct fa_launch_info {
   int threads, smem, bm, bn, g, d;
+  int bwd, smem2;      /* backward: smem2 is fa_bwd_dq's (128 threads) */
   int pos, seg, softcap;
   char dtype[8];
 } fa_launch_info;

@@ -59,6 +59,12 @@ static int read_file(const char *path, void **data, size_t *size) {
   return ok;
 }
 
+const char *const *fa_kernel_entries(const char *key) {
+  static const char *const fwd[] = { "fa_fwd", "fa_combine", NULL };
+  static const char *const bwd[] = { "fa_bwd_dkdv", "fa_bwd_pre", "fa_bwd_dq", "fa_bwd_convert", "fa_bwd_reduce", NULL };
+  return key && strncmp(key, "bwd_", 4) == 0 ? bwd : fwd;
+}
+
 /* Loads a cubin into the device (when there is one). */
 static fa_status load_module(fa_context *ctx, fa_kernel *k, const void *cubin) {
   if (!ctx->cu) return FA_OK;
@@ -67,10 +73,13 @@ static fa_status load_module(fa_context *ctx, fa_kernel *k, const void *cubin) {
   if (s != FA_OK) return s;
   CUresult r = cu->cuModuleLoadData(&k->mod, cubin);
   if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuModuleLoadData");
-  r = cu->cuModuleGetFunction(&k->fn, k->mod, "fa_fwd");
-  if (r == CUDA_SUCCESS) r = cu->cuModuleGetFunction(&k->combine, k->mod, "fa_combine");
+  const char *const *names = fa_kernel_entries(k->key);
+  r = cu->cuModuleGetFunction(&k->fn, k->mod, names[0]);
+  for (int i = 1; names[i] && r == CUDA_SUCCESS; ++i) r = cu->cuModuleGetFunction(&k->aux[i - 1], k->mod, names[i]);
   if (r == CUDA_SUCCESS && k->info.smem > 48 * 1024)
     r = cu->cuFuncSetAttribute(k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k->info.smem);
+  if (r == CUDA_SUCCESS && k->info.bwd && k->info.smem2 > 48 * 1024)
+    r = cu->cuFuncSetAttribute(k->aux[FA_AUX_DQ], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k->info.smem2);
   if (r != CUDA_SUCCESS) {
     cu->cuModuleUnload(k->mod);
     k->mod = NULL;
@@ -82,9 +91,10 @@ static fa_status load_module(fa_context *ctx, fa_kernel *k, const void *cubin) {
 static fa_status build(fa_context *ctx, fa_gen *gen, const char *key, fa_kernel *k) {
   fa_status s = fa_gen_launch(ctx, gen, key, ctx->arch, &k->info);
   if (s != FA_OK) return s;
-  if (k->info.smem > ctx->smem_optin && ctx->smem_optin > 0)
+  const int smem = k->info.smem > k->info.smem2 ? k->info.smem : k->info.smem2;
+  if (smem > ctx->smem_optin && ctx->smem_optin > 0)
     return fa_err(ctx, FA_ERR_VARIANT, "%s needs %d bytes of shared memory; %s allows %d", key,
-                  k->info.smem, ctx->device_name, ctx->smem_optin);
+                  smem, ctx->device_name, ctx->smem_optin);
   char arch[16], path[PATH_MAX + 256];
   fa_arch_name(ctx->arch, arch, sizeof arch);
   void *cubin = NULL;
@@ -114,7 +124,7 @@ static fa_status build(fa_context *ctx, fa_gen *gen, const char *key, fa_kernel 
     s = fa_nvrtc_compile(ctx, ctx->nvrtc, key, src, ctx->arch, NULL, &cubin, &size, &log);
     k->compile_ms = now_ms() - t0;
     if (s == FA_OK) {
-      if (fa_nvrtc_resources(log, "fa_fwd", &k->res) != 0) k->res.registers = -1;
+      if (fa_nvrtc_resources_all(log, fa_kernel_entries(key), &k->res) != 0) k->res.registers = -1;
       k->origin = "nvrtc";
       if (ctx->cache_dir[0]) fa_dcache_put(NULL, ctx->cache_dir, key, h, cubin, size); /* best effort */
     }

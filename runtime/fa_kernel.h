@@ -12,13 +12,19 @@ struct fa_kernel {
   fa_kernel *next;
   char key[160];
   CUmodule mod;          /* NULL in a context without a device */
-  CUfunction fn;         /* fa_fwd */
-  CUfunction combine;    /* fa_combine: merges split-KV partials */
+  CUfunction fn;         /* the main kernel: fa_fwd or fa_bwd_dkdv */
+  CUfunction aux[4];     /* the rest of fa_kernel_entries(key), in order */
   fa_launch_info info;
   const char *origin;    /* "memory", "disk cache", "export", "nvrtc" */
   double compile_ms;     /* NVRTC time, 0 if not compiled here */
   fa_kres res;           /* from the NVRTC log; registers -1 when unknown */
 };
+
+/* The kernel entry points of a variant's module, main kernel first, NULL-terminated:
+** forward fa_fwd, fa_combine; backward fa_bwd_dkdv, fa_bwd_pre, fa_bwd_dq,
+** fa_bwd_convert, fa_bwd_reduce. */
+const char *const *fa_kernel_entries(const char *key);
+enum { FA_AUX_COMBINE = 0, FA_AUX_PRE = 0, FA_AUX_DQ = 1, FA_AUX_CONVERT = 2, FA_AUX_REDUCE = 3 };
 
 /* Finds or builds the kernel of a variant key. Takes ctx->lock. */
 fa_status fa_kernel_get(fa_context *ctx, const char *key, fa_kernel **out);

@@ -20,6 +20,17 @@ typedef struct fa_fwd_kparams {
 
 _Static_assert(sizeof(fa_fwd_kparams) == 232, "must match templates/fwd_sm80.cu Params");
 
+/* The backward's own parameters (templates/bwd_sm80.cu BwdParams); the
+** forward block above carries q, k, v, o (read), lse (read) and the masks. */
+typedef struct fa_bwd_kparams {
+  uint64_t dout, dq, dk, dv;
+  uint64_t lse2, dsum, dqacc, dkvacc; /* workspace regions */
+  float scale;
+  int32_t hsplit;  /* CTAs sharing one kv head's query heads */
+} fa_bwd_kparams;
+
+_Static_assert(sizeof(fa_bwd_kparams) == 72, "must match templates/bwd_sm80.cu BwdParams");
+
 struct fa_problem;
 /* Fills every field that depends on the problem alone (strides, sizes, mask
 ** rules, scale and softcap); pointers are zero. */

@@ -390,3 +390,20 @@ int fa_nvrtc_resources(const char *log, const char *entry, fa_kres *out) {
   }
   return found ? 0 : -1;
 }
+
+int fa_nvrtc_resources_all(const char *log, const char *const *entries, fa_kres *out) {
+  if (!log || !entries || !out) return -1;
+  memset(out, 0, sizeof *out);
+  int any = 0;
+  for (int i = 0; entries[i]; ++i) {
+    fa_kres r;
+    if (fa_nvrtc_resources(log, entries[i], &r) != 0) continue;
+    if (!any || r.registers > out->registers) out->registers = r.registers;
+    if (r.stack_bytes > out->stack_bytes) out->stack_bytes = r.stack_bytes;
+    if (r.smem_static_bytes > out->smem_static_bytes) out->smem_static_bytes = r.smem_static_bytes;
+    out->spill_store_bytes += r.spill_store_bytes;
+    out->spill_load_bytes += r.spill_load_bytes;
+    any = 1;
+  }
+  return any ? 0 : -1;
+}

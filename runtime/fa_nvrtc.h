@@ -41,4 +41,10 @@ typedef struct fa_kres {
 ** entry found). Returns 0, or -1 if no report was found. */
 int fa_nvrtc_resources(const char *log, const char *entry, fa_kres *out);
 
+/* The module's summary over entries (a NULL-terminated list): the largest
+** register count and stack, spills summed, so one spilling kernel of a
+** module shows. registers is that of entries[0]'s report when found. Returns
+** 0, or -1 if no entry had a report. */
+int fa_nvrtc_resources_all(const char *log, const char *const *entries, fa_kres *out);
+
 #endif

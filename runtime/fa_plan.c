@@ -8,23 +8,31 @@
 #include "fa_kernel.h"
 #include "fa_plan.h"
 
-/* Picks the forward variant: forced, tuned, else heuristic. */
-static fa_status choose(fa_context *ctx, const fa_problem *p, const fa_plan_options *opt,
+/* Picks the forward (bwd = 0) or backward variant: forced, tuned, else heuristic. */
+static fa_status choose(fa_context *ctx, const fa_problem *p, const char *forced, int bwd,
                         char *key, size_t key_size, char *why, size_t why_size) {
   fa_gen *gen;
   fa_status s = fa_ctx_gen_lock(ctx, &gen);
   if (s != FA_OK) return s;
   fa_gen_problem pr;
   fa_gen_problem_from(p, &pr);
-  if (opt && opt->variant) {
-    s = fa_gen_fits(ctx, gen, opt->variant, &pr, ctx->arch);
+  pr.bwd = bwd;
+  if (forced) {
+    s = fa_gen_fits(ctx, gen, forced, &pr, ctx->arch);
     if (s == FA_OK) {
-      snprintf(key, key_size, "%s", opt->variant);
-      snprintf(why, why_size, "forced by fa_plan_options.variant");
+      snprintf(key, key_size, "%s", forced);
+      snprintf(why, why_size, "forced by fa_plan_options.%s", bwd ? "variant_bwd" : "variant");
     }
   } else {
     fa_bucket b;
     fa_db_bucket_of(p, &b);
+    if (bwd) { /* backward winners live in buckets of their own */
+      char e[sizeof b.exact];
+      memcpy(e, b.exact, sizeof e);
+      memcpy(b.exact, "bwd_", 4);
+      memcpy(b.exact + 4, e, sizeof e - 4);
+      b.exact[sizeof b.exact - 1] = 0;
+    }
     int tuned = fa_db_layers_lookup(&ctx->db, &ctx->gpu, &b, key, key_size, why, why_size);
     /* A database row is data from outside: use it only if it can serve. */
     if (tuned && fa_gen_fits(ctx, gen, key, &pr, ctx->arch) == FA_OK) {
@@ -60,6 +68,41 @@ static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_la
   return n > 1 ? (int)n : 1;
 }
 
+/* How many CTAs share one kv head's query heads in fa_bwd_dkdv. One CTA per
+** (key block, kv head) leaves SMs idle when there are few kv heads (MQA):
+** pick the divisor of the group that minimises waves x heads per CTA. */
+static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bn) {
+  const int group = p->heads_q / p->heads_kv;
+  const long ctas = (long)((p->seqlen_k + bn - 1) / bn) * p->heads_kv * p->batch;
+  const int sms = ctx->sm_count > 0 ? ctx->sm_count : 1;
+  int best = 1;
+  long best_cost = -1;
+  for (int h = 1; h <= group; ++h) {
+    if (group % h) continue;
+    const long cost = ((ctas * h + sms - 1) / sms) * (group / h);
+    if (best_cost < 0 || cost < best_cost) best = h, best_cost = cost;
+  }
+  return best;
+}
+
+static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+/* Backward workspace: lse2 and dsum (fp32 per query row), the fp32 dQ
+** accumulator (atomic mode), the fp32 dK/dV partials (split head groups). */
+static void bwd_layout(fa_context *ctx, fa_plan *plan, int deterministic) {
+  const fa_problem *p = &plan->problem;
+  const size_t rows = (size_t)p->batch * p->heads_q * p->seqlen_q, d = (size_t)p->head_dim;
+  plan->deterministic = deterministic != 0;
+  plan->hsplit = choose_hsplit(ctx, p, plan->bwd->info.bn);
+  size_t off = 0;
+  plan->bwd_off[0] = off; off += align256(rows * 4);
+  plan->bwd_off[1] = off; off += align256(rows * 4);
+  plan->bwd_off[2] = off; off += plan->deterministic ? 0 : align256(rows * d * 4);
+  plan->bwd_off[3] = off;
+  if (plan->hsplit > 1) off += align256((size_t)plan->hsplit * p->batch * p->heads_kv * p->seqlen_k * 2 * d * 4);
+  plan->bwd_bytes = off;
+}
+
 fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_options *opt,
                          fa_plan **out) {
   if (!out) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_plan_create: out is NULL");
@@ -77,9 +120,18 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
   if (!plan) return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "plan");
   plan->ctx = ctx;
   plan->problem = *p;
-  char why[512] = "";
-  s = choose(ctx, p, opt, plan->key, sizeof plan->key, why, sizeof why);
+  char why[512] = "", why_bwd[512] = "";
+  s = choose(ctx, p, opt ? opt->variant : NULL, 0, plan->key, sizeof plan->key, why, sizeof why);
   if (s == FA_OK) s = fa_kernel_get(ctx, plan->key, &plan->fwd);
+  /* Training problems (those that keep the LSE) get their backward kernels now, not at the first call. */
+  if (s == FA_OK && (p->features & FA_FEAT_LSE)) {
+    s = choose(ctx, p, opt ? opt->variant_bwd : NULL, 1, plan->key_bwd, sizeof plan->key_bwd, why_bwd,
+               sizeof why_bwd);
+    if (s == FA_OK) s = fa_kernel_get(ctx, plan->key_bwd, &plan->bwd);
+    if (s == FA_OK) bwd_layout(ctx, plan, opt && opt->deterministic);
+  } else if (s == FA_OK && opt && opt->variant_bwd) {
+    s = fa_err(ctx, FA_ERR_VARIANT, "fa_plan_options.variant_bwd is set but the problem has no FA_FEAT_LSE (no backward)");
+  }
   if (s != FA_OK) {
     free(plan);
     return s;
@@ -107,10 +159,15 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
       }
     }
   }
-  snprintf(plan->describe, sizeof plan->describe,
-           "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem; split-KV %d",
-           plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2],
-           li->threads, li->smem, plan->nsplit);
+  int n = snprintf(plan->describe, sizeof plan->describe,
+                   "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem; split-KV %d",
+                   plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2],
+                   li->threads, li->smem, plan->nsplit);
+  if (plan->bwd && n > 0 && (size_t)n < sizeof plan->describe)
+    snprintf(plan->describe + n, sizeof plan->describe - n,
+             "; backward %s (%s); kernel from %s; %s dQ; %d CTA%s per kv head group; workspace %zu B",
+             plan->key_bwd, why_bwd, plan->bwd->origin, plan->deterministic ? "deterministic" : "atomic",
+             plan->hsplit, plan->hsplit > 1 ? "s" : "", plan->bwd_bytes);
   *out = plan;
   return FA_OK;
 }
@@ -128,6 +185,6 @@ const char *fa_plan_variant(const fa_plan *plan) { return plan ? plan->key : "";
 fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes, size_t *bwd_bytes) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_plan_workspace: plan is NULL");
   if (fwd_bytes) *fwd_bytes = plan->ws_bytes;
-  if (bwd_bytes) *bwd_bytes = 0;
+  if (bwd_bytes) *bwd_bytes = plan->bwd_bytes;
   return FA_OK;
 }

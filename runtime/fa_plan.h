@@ -15,6 +15,13 @@ struct fa_plan {
   int nsplit;          /* split-KV slices (1 = none) */
   size_t ws_bytes;     /* forward scratch when split */
   CUdeviceptr scratch; /* the plan's own scratch, used when the call passes none */
+  /* Backward (problems with FA_FEAT_LSE). */
+  char key_bwd[160];
+  fa_kernel *bwd;      /* NULL without FA_FEAT_LSE */
+  int deterministic;
+  int hsplit;          /* CTAs per kv head's query group in fa_bwd_dkdv */
+  size_t bwd_bytes;    /* workspace: lse2, dsum [, dQ accumulator][, dK/dV partials] */
+  size_t bwd_off[4];   /* byte offsets of those regions */
   char describe[1024];
 };
 

@@ -55,6 +55,17 @@ void fa_kparams_fill(fa_fwd_kparams *kp, const fa_problem *p) {
   }
 }
 
+/* The forward's kernel parameters of a call: the plan's problem part plus the call's pointers. */
+static void call_kparams(const fa_plan *plan, const fa_fwd_args *a, fa_fwd_kparams *kp) {
+  const unsigned f = plan->problem.features;
+  *kp = plan->kp;
+  kp->q = dptr(a->q); kp->k = dptr(a->k); kp->v = dptr(a->v); kp->o = dptr(a->o);
+  kp->lse = (f & FA_FEAT_LSE) ? dptr(a->lse) : 0;
+  if (f & FA_FEAT_POSITIONS) kp->q_pos = dptr(a->q_pos), kp->k_pos = dptr(a->k_pos);
+  if (f & FA_FEAT_SEGMENTS) kp->q_seg = dptr(a->q_seg), kp->k_seg = dptr(a->k_seg);
+  if (f & FA_FEAT_SEQLENS) kp->seqlens_q = dptr(a->seqlens_q), kp->seqlens_k = dptr(a->seqlens_k);
+}
+
 fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_forward: plan is NULL");
   fa_context *ctx = plan->ctx;
@@ -72,13 +83,8 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (!plan->fwd->fn)
     return fa_err(ctx, FA_ERR_NO_DEVICE, "the plan's context has no device; it can compile but not run");
   /* The problem's part was filled once, at plan creation: only pointers here. */
-  const unsigned f = p->features;
-  fa_fwd_kparams kp = plan->kp;
-  kp.q = dptr(a->q); kp.k = dptr(a->k); kp.v = dptr(a->v); kp.o = dptr(a->o);
-  kp.lse = (f & FA_FEAT_LSE) ? dptr(a->lse) : 0;
-  if (f & FA_FEAT_POSITIONS) kp.q_pos = dptr(a->q_pos), kp.k_pos = dptr(a->k_pos);
-  if (f & FA_FEAT_SEGMENTS) kp.q_seg = dptr(a->q_seg), kp.k_seg = dptr(a->k_seg);
-  if (f & FA_FEAT_SEQLENS) kp.seqlens_q = dptr(a->seqlens_q), kp.seqlens_k = dptr(a->seqlens_k);
+  fa_fwd_kparams kp;
+  call_kparams(plan, a, &kp);
   if ((s = fa_ctx_bind(ctx)) != FA_OK) return s;
   CUdeviceptr ws = 0;
   if (plan->nsplit > 1) {
@@ -92,7 +98,7 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
                                        (unsigned)li->smem, (CUstream)a->stream, params, NULL);
   if (r == CUDA_SUCCESS && plan->nsplit > 1) {
     const uint64_t rows = (uint64_t)p->batch * p->heads_q * p->seqlen_q;
-    r = ctx->cu->cuLaunchKernel(plan->fwd->combine, (unsigned)((rows + 3) / 4), 1, 1, 128, 1, 1, 0,
+    r = ctx->cu->cuLaunchKernel(plan->fwd->aux[FA_AUX_COMBINE], (unsigned)((rows + 3) / 4), 1, 1, 128, 1, 1, 0,
                                 (CUstream)a->stream, params, NULL);
   }
   return r == CUDA_SUCCESS ? FA_OK : fa_cu_fail(ctx, r, "cuLaunchKernel");
@@ -100,6 +106,57 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
 
 fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_backward: plan is NULL");
-  if (!a) return fa_err(plan->ctx, FA_ERR_NULL_ARGUMENT, "fa_backward: args is NULL");
-  return fa_err(plan->ctx, FA_ERR_UNSUPPORTED, "the backward kernels are not built yet (issue: backward pass)");
+  fa_context *ctx = plan->ctx;
+  if (!a) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_backward: args is NULL");
+  if (a->struct_size != sizeof *a)
+    return fa_err(ctx, FA_ERR_STRUCT_SIZE, "fa_bwd_args.struct_size is %zu, expected %zu", a->struct_size, sizeof *a);
+  const fa_problem *p = &plan->problem;
+  if (!plan->bwd)
+    return fa_err(ctx, FA_ERR_FEATURE, "fa_backward needs a plan whose problem has FA_FEAT_LSE (the forward's LSE)");
+  fa_status s = check_args(ctx, p, &a->fwd);
+  if (s != FA_OK) return s;
+  if ((s = check_ptr(ctx, a->dout, "dout", 1)) || (s = check_ptr(ctx, a->dq, "dq", 1)) ||
+      (s = check_ptr(ctx, a->dk, "dk", 1)) || (s = check_ptr(ctx, a->dv, "dv", 1)))
+    return s;
+  if (!a->fwd.workspace)
+    return fa_err(ctx, FA_ERR_WORKSPACE, "fa_backward needs fwd.workspace of %zu bytes (fa_plan_workspace)",
+                  plan->bwd_bytes);
+  if (a->fwd.workspace_bytes < plan->bwd_bytes)
+    return fa_err(ctx, FA_ERR_WORKSPACE, "workspace_bytes is %zu; this plan's backward needs %zu (fa_plan_workspace)",
+                  a->fwd.workspace_bytes, plan->bwd_bytes);
+  if ((uintptr_t)a->fwd.workspace % 256 != 0)
+    return fa_err(ctx, FA_ERR_ALIGNMENT, "the backward's workspace (%p) is not 256-byte aligned", a->fwd.workspace);
+  if (!plan->bwd->fn)
+    return fa_err(ctx, FA_ERR_NO_DEVICE, "the plan's context has no device; it can compile but not run");
+  fa_fwd_kparams kp;
+  call_kparams(plan, &a->fwd, &kp);
+  const uint64_t ws = dptr(a->fwd.workspace);
+  fa_bwd_kparams bp = {
+    .dout = dptr(a->dout), .dq = dptr(a->dq), .dk = dptr(a->dk), .dv = dptr(a->dv),
+    .lse2 = ws + plan->bwd_off[0], .dsum = ws + plan->bwd_off[1],
+    .dqacc = plan->deterministic ? 0 : ws + plan->bwd_off[2],
+    .dkvacc = plan->hsplit > 1 ? ws + plan->bwd_off[3] : 0,
+    .scale = p->scale, .hsplit = plan->hsplit,
+  };
+  if ((s = fa_ctx_bind(ctx)) != FA_OK) return s;
+  void *params[] = { &kp, &bp };
+  const fa_kernel *k = plan->bwd;
+  const fa_launch_info *li = &k->info;
+  CUstream st = (CUstream)a->fwd.stream;
+  const CUfunction *aux = k->aux;
+  const unsigned qrows = (unsigned)(((uint64_t)p->batch * p->heads_q * p->seqlen_q + 3) / 4);
+  const PFN_cuLaunchKernel_v4000 launch = ctx->cu->cuLaunchKernel;
+  CUresult r = launch(aux[FA_AUX_PRE], qrows, 1, 1, 128, 1, 1, 0, st, params, NULL);
+  if (r == CUDA_SUCCESS)
+    r = launch(k->fn, (unsigned)((p->seqlen_k + li->bn - 1) / li->bn), (unsigned)(p->heads_kv * plan->hsplit),
+               (unsigned)p->batch, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params, NULL);
+  if (r == CUDA_SUCCESS && plan->deterministic)
+    r = launch(aux[FA_AUX_DQ], (unsigned)((p->seqlen_q + 63) / 64), (unsigned)p->heads_q, (unsigned)p->batch, 128, 1,
+               1, (unsigned)li->smem2, st, params, NULL);
+  if (r == CUDA_SUCCESS && !plan->deterministic)
+    r = launch(aux[FA_AUX_CONVERT], qrows, 1, 1, 128, 1, 1, 0, st, params, NULL);
+  if (r == CUDA_SUCCESS && plan->hsplit > 1)
+    r = launch(aux[FA_AUX_REDUCE], (unsigned)(((uint64_t)p->batch * p->heads_kv * p->seqlen_k + 3) / 4), 1, 1, 128,
+               1, 1, 0, st, params, NULL);
+  return r == CUDA_SUCCESS ? FA_OK : fa_cu_fail(ctx, r, "cuLaunchKernel (backward)");
 }

@@ -10,7 +10,6 @@ constexpr int BN = ${BN};          // keys per tile
 constexpr int WARPS = ${WARPS};
 constexpr int STAGES = ${STAGES};  // K/V buffers in shared memory
 constexpr int G = ${G};            // query heads packed into one tile's rows
-constexpr bool IS_BF16 = ${IS_BF16};
 constexpr bool HAS_POS = ${HAS_POS};
 constexpr bool HAS_SEG = ${HAS_SEG};
 constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
@@ -20,79 +19,11 @@ constexpr int NT = WARPS * 32;
 constexpr int MR = BM / (WARPS * 16);  // 16-row mma blocks per warp
 constexpr int DC = D / 8;              // 16-byte chunks per row
 constexpr bool HAS_TOK = HAS_POS || HAS_SEG;
-constexpr float LOG2E = 1.4426950408889634f;
-constexpr float LN2 = 0.6931471805599453f;
-#define NEG_INF (-__int_as_float(0x7f800000))
 static_assert(BM % (WARPS * 16) == 0, "rows per warp must be a multiple of 16");
 static_assert(BN % 16 == 0 && D % 16 == 0 && DC >= 8, "tile shape");
 
-// Params, and the integer types, come from templates/fwd_params.cu.
-
-__device__ __forceinline__ u32 smem_u32(const void *p) {
-  u64 a;
-  asm("cvta.to.shared.u64 %0, %1;" : "=l"(a) : "l"(p));
-  return (u32)a;
-}
-
-// 16-byte async copy; src_bytes 0 fills zeros (rows past the end).
-__device__ __forceinline__ void cp_async16(u32 dst, const void *src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldsm_x4(u32 addr, u32 &r0, u32 &r1, u32 &r2, u32 &r3) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
-}
-__device__ __forceinline__ void ldsm_x4_t(u32 addr, u32 &r0, u32 &r1, u32 &r2, u32 &r3) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
-}
-
-__device__ __forceinline__ void mma(float *c, const u32 *a, u32 b0, u32 b1) {
-  if constexpr (IS_BF16)
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Two floats to a packed pair of 16-bit values (lo in the low half).
-__device__ __forceinline__ u32 pack2(float lo, float hi) {
-  u32 r;
-  if constexpr (IS_BF16)
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  else
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
-// tanh from exp2: relative error ~1e-7 where it matters (|x| not tiny); the
-// hardware tanh.approx (2^-11) would cost softcapped logits up to 0.03.
-__device__ __forceinline__ float fast_rcp(float x) {
-  float y;
-  asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-__device__ __forceinline__ float tanh_acc(float x) {
-  float e = fast_exp2(fabsf(x) * (2.0f * LOG2E));
-  float t = 1.0f - 2.0f * fast_rcp(e + 1.0f);  // e = inf gives 1, not NaN
-  return copysignf(t, x);
-}
+// Params and the integer types come from templates/fwd_params.cu; cp.async,
+// ldmatrix, mma, pack2, exp2 and tanh from templates/sm80_common.cu.
 
 // Shared-memory tiles are [rows][D] with 16-byte chunks XOR-swizzled by row,
 // so ldmatrix and cp.async touch 8 distinct bank groups.

@@ -37,6 +37,8 @@ int tune_dev_open(int device, char *name, size_t n); /* 0 ok; binds the primary 
 int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload);
 void tune_data_free(tune_data *d);
 void tune_data_args(const tune_data *d, fa_fwd_args *a);
+/* Allocates *dst and uploads n doubles as 16-bit elements. 0 or -1. */
+int tune_upload16(CUdeviceptr *dst, const double *src, size_t n, fa_dtype t);
 /* Reads a device tensor of n 16-bit elements into doubles. */
 int tune_download16(CUdeviceptr src, size_t n, fa_dtype t, double *out);
 double tune_bits_to_double(uint16_t x, fa_dtype t);
@@ -56,6 +58,12 @@ struct fa_gen;
 struct fa_nvrtc;
 int tune_unfused_load(struct fa_gen *gen, const struct fa_nvrtc *nv, int arch, int bf16, char *err, size_t n);
 int tune_unfused_run(const tune_data *d);
+
+/* The backward half of fa-tune verify (tune_verify_bwd.c): every key whose
+** info says bwd. Counts into *runs, *ok, *bad; -1 on a setup failure. */
+struct fa_launch_info;
+int tune_verify_bwd(fa_context *ctx, struct fa_gen *gen, const struct fa_nvrtc *nv, char **keys,
+                    const struct fa_launch_info *info, int nkeys, int quiet, int *runs, int *ok, int *bad);
 
 /* Commands. Each returns the process exit code. */
 int tune_cmd_compile(int argc, char **argv);

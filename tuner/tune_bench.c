@@ -112,7 +112,9 @@ int tune_cmd_bench(int argc, char **argv) {
   char **keys;
   int nkeys;
   fa_gen *gen;
-  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, filter, ctx->arch, &keys, &nkeys)) {
+  char fwd_filter[512];
+  snprintf(fwd_filter, sizeof fwd_filter, "fwd_ %s", filter ? filter : "");  /* forward variants only */
+  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, fwd_filter, ctx->arch, &keys, &nkeys)) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
     return 1;
   }

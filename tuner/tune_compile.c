@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "fa_gen.h"
+#include "fa_kernel.h"
 #include "fa_nvrtc.h"
 #include "tune.h"
 
@@ -47,7 +48,7 @@ static void *worker(void *arg) {
     j->secs[i] = now_s() - t0;
     j->status[i] = s;
     if (s == FA_OK) {
-      if (fa_nvrtc_resources(log, "fa_fwd", &j->res[i])) j->res[i].registers = -1;
+      if (fa_nvrtc_resources_all(log, fa_kernel_entries(j->keys[i]), &j->res[i])) j->res[i].registers = -1;
     } else {
       j->errs[i] = strdup(fa_errmsg(NULL));
     }

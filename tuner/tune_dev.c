@@ -74,7 +74,7 @@ static int upload(CUdeviceptr *dst, const void *src, size_t bytes) {
   return src && bytes ? (tune_cu->cuMemcpyHtoD(*dst, src, bytes) ? -1 : 0) : 0;
 }
 
-static int upload16(CUdeviceptr *dst, const double *src, size_t n, fa_dtype t) {
+int tune_upload16(CUdeviceptr *dst, const double *src, size_t n, fa_dtype t) {
   uint16_t *h = malloc(n * 2);
   if (!h) return -1;
   for (size_t i = 0; i < n; ++i) h[i] = tune_double_to_bits(src[i], t);
@@ -183,8 +183,8 @@ int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload_
     if (fill_random(&d->dq, d->nq, p->dtype, seed) || fill_random(&d->dk, d->nk, p->dtype, seed + 1) ||
         fill_random(&d->dv, d->nv, p->dtype, seed + 2))
       return -1;
-  } else if (upload16(&d->dq, d->q, d->nq, p->dtype) || upload16(&d->dk, d->k, d->nk, p->dtype) ||
-             upload16(&d->dv, d->v, d->nv, p->dtype))
+  } else if (tune_upload16(&d->dq, d->q, d->nq, p->dtype) || tune_upload16(&d->dk, d->k, d->nk, p->dtype) ||
+             tune_upload16(&d->dv, d->v, d->nv, p->dtype))
     return -1;
   if (upload(&d->do_, NULL, d->no * e) || upload(&d->dlse, NULL, d->nlse * 4)) return -1;
   if (d->q_pos && (upload(&d->dq_pos, d->q_pos, (size_t)B * Tq * 4) || upload(&d->dk_pos, d->k_pos, (size_t)B * Tk * 4)))

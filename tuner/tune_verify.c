@@ -227,7 +227,7 @@ int tune_cmd_verify(int argc, char **argv) {
   int variants_ok = 0, variants_bad = 0, runs = 0;
   printf("%-52s %-26s %10s %10s %10s %s\n", "variant", "shape", "err_o", "2x_base", "err_lse", "result");
   for (int i = 0; i < nkeys; ++i) {
-    if (done[i]) continue;
+    if (done[i] || info[i].bwd) continue;
     tune_sig sig;
     sig_of(&info[i], &sig);
     sig_case cases[MAX_SHAPES];
@@ -253,7 +253,7 @@ int tune_cmd_verify(int argc, char **argv) {
     for (int k = i; k < nkeys; ++k) {
       tune_sig other;
       sig_of(&info[k], &other);
-      if (done[k] || memcmp(&sig, &other, sizeof sig)) continue;
+      if (done[k] || info[k].bwd || memcmp(&sig, &other, sizeof sig)) continue;
       done[k] = 1;
       int ok = 1;
       for (int c = 0; c < nc; ++c)
@@ -294,7 +294,11 @@ int tune_cmd_verify(int argc, char **argv) {
       free(cases[c].ro); free(cases[c].rlse);
     }
   }
-  printf("verify: %d variants, %d shape runs; %d passed, %d failed\n", nkeys, runs, variants_ok, variants_bad);
+  int nbwd = 0;
+  for (int i = 0; i < nkeys; ++i) nbwd += info[i].bwd;
+  if (nbwd && tune_verify_bwd(ctx, gen, nv, keys, info, nkeys, quiet, &runs, &variants_ok, &variants_bad)) return 1;
+  printf("verify: %d variants (%d forward, %d backward), %d shape runs; %d passed, %d failed\n", nkeys, nkeys - nbwd,
+         nbwd, runs, variants_ok, variants_bad);
   free(info); free(done);
   fa_gen_free_list(keys, nkeys);
   fa_gen_close(gen);

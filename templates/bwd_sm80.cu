@@ -1,0 +1,635 @@
+// Template: flash-attention backward for sm_80 and later (the "sm80" family).
+// FlashAttention-2's scheme. fa_bwd_dkdv: a CTA owns BN keys of one kv head
+// and walks the query tiles of the query heads in its group, recomputing P
+// from the forward's LSE; dK and dV accumulate in registers (summed over the
+// group: GQA needs no expanded K, V); P and dS pass through shared memory so
+// that each product has its own warp layout. dQ either goes to an fp32
+// accumulator by atomic adds (default mode) or is left to fa_bwd_dq, which
+// walks the keys per query tile with no atomics (deterministic mode).
+// Slots, written as a dollar sign and a name in braces, are filled by gen/fa_gen.lua.
+
+constexpr int D = ${D};            // head_dim
+constexpr int BM = ${BM};          // query rows per step
+constexpr int BN = ${BN};          // keys per CTA
+constexpr int WARPS = ${WARPS};
+constexpr int STAGES = ${STAGES};  // Q/dO buffers in shared memory (1 or 2)
+constexpr bool HAS_POS = ${HAS_POS};
+constexpr bool HAS_SEG = ${HAS_SEG};
+constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
+constexpr int TABLE_MAX = ${TABLE_MAX}; // tiles whose pos/seg bounds are kept in smem
+constexpr int BNQ = ${BNQ};        // keys per tile of fa_bwd_dq
+
+constexpr int NT = WARPS * 32;
+constexpr int DC = D / 8;          // 16-byte chunks per row of Q, K, V, dO
+constexpr bool HAS_TOK = HAS_POS || HAS_SEG;
+constexpr u32 ROWB = D * 2;        // bytes per row of Q, K, V, dO tiles
+constexpr u32 PROWB = BM * 2;      // bytes per row of the P^T and dS^T tiles
+// Warp layouts. Phase 1 (S^T and dP^T, BN x BM): WN1 x WM1 warps of 16 x CW1.
+// Phase 2 (dK and dV, BN x D): WN1 x WD2 warps of 16 x DW2.
+// Phase 3 (dQ, BM x D): WM3 x WD3 warps of 16 x DW3, in column chunks of QCW.
+constexpr int WN1 = BN / 16, WM1 = WARPS / WN1, CW1 = BM / WM1;
+constexpr int WD2 = WARPS / WN1, DW2 = D / WD2;
+constexpr int WM3 = BM / 16, WD3 = WARPS / WM3, DW3 = D / WD3;
+constexpr int QCW = DW3 < 64 ? DW3 : 64;
+static_assert(BN % 16 == 0 && BN / 16 <= WARPS && WARPS % WN1 == 0, "BN/16 warps must divide the warps");
+static_assert(BM % 64 == 0 && BM / 16 <= WARPS && WARPS % WM3 == 0, "BM: 64 or 128, BM/16 warps must divide the warps");
+static_assert(CW1 % 16 == 0 && DW2 % 16 == 0 && DW3 % 16 == 0 && DW3 % QCW == 0, "warp tiles");
+static_assert(NT % DC == 0 && (BN * DC) % NT == 0 && (BM * DC) % NT == 0 && NT >= 2 * BM, "copy shapes");
+
+// Params and the integer types come from templates/fwd_params.cu; cp.async,
+// ldmatrix, mma, pack2, exp2 and tanh from templates/sm80_common.cu.
+
+// Mirrors struct fa_bwd_kparams in runtime/fa_kparams.h.
+struct BwdParams {
+  const u16 *dout;  // o strides
+  u16 *dq, *dk, *dv;  // q, k, v strides
+  float *lse2;      // [B*Hq*Tq] forward LSE in log2 units; +inf where a row sees no key
+  float *dsum;      // [B*Hq*Tq] rowsum(dO * O)
+  float *dqacc;     // [B*Hq*Tq*D] fp32 dQ accumulator; NULL in deterministic mode
+  float *dkvacc;    // [hsplit][B][Hkv][Tk][2D] fp32 dK, dV partials when hsplit > 1
+  float scale;      // the softmax scale (folded into dQ and dK at the end)
+  int hsplit;       // CTAs sharing one kv head's query heads
+};
+static_assert(sizeof(BwdParams) == 72, "BwdParams must match fa_bwd_kparams");
+
+// Tiles are [rows][C chunks of 16 bytes], chunks XOR-swizzled by row & 7.
+template <int C> __device__ __forceinline__ u32 swz(int row, int chunk) {
+  return (u32)((row * C + (chunk ^ (row & 7))) * 16);
+}
+
+// ldmatrix lane addresses for steps of 16 columns across a swizzled tile
+// (row & 7 == lane & 7): step k reads at a[k % 4] + (k / 4) * 128; only
+// immediates are added in the loops.
+__device__ __forceinline__ void lane_addrs(u32 *a, u32 base, int row, u32 rowb, int c0, int col, int sw) {
+#pragma unroll
+  for (int r = 0; r < 4; ++r) a[r] = base + row * rowb + ((c0 + 2 * r + col) ^ sw) * 16;
+}
+
+__device__ __forceinline__ void red_add(float *p, float v) {
+  asm volatile("red.global.add.f32 [%0], %1;\n" ::"l"(p), "f"(v) : "memory");
+}
+
+struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
+
+// Position and segment bounds of rows [lo, hi) of one batch row (valid rows only).
+__device__ TileBounds warp_bounds(const int *pos, const int *seg, int lo, int hi, int lane) {
+  int a = 0x7fffffff, z = -0x7fffffff - 1, sa = 0x7fffffff, sz = -0x7fffffff - 1;
+  for (int n = lo + lane; n < hi; n += 32) {
+    if (HAS_POS) { int v = pos[n]; a = min(a, v); z = max(z, v); }
+    if (HAS_SEG) { int v = seg[n]; sa = min(sa, v); sz = max(sz, v); }
+  }
+#pragma unroll
+  for (int o = 16; o; o >>= 1) {
+    a = min(a, __shfl_xor_sync(0xffffffffu, a, o));
+    z = max(z, __shfl_xor_sync(0xffffffffu, z, o));
+    sa = min(sa, __shfl_xor_sync(0xffffffffu, sa, o));
+    sz = max(sz, __shfl_xor_sync(0xffffffffu, sz, o));
+  }
+  return TileBounds{a, z, sa, sz};
+}
+
+// Tile-level visibility from token bounds: 0 hidden, else whether it stays full.
+__device__ __forceinline__ int tok_classify(const TileBounds &q, const TileBounds &k, bool full) {
+  if (HAS_POS && k.pos_min > q.pos_max) return 0;
+  if (HAS_SEG && (k.seg_max < q.seg_min || k.seg_min > q.seg_max || q.seg_max < 0 || k.seg_max < 0)) return 0;
+  if (HAS_POS && k.pos_max > q.pos_min) full = false;
+  if (HAS_SEG && !(q.seg_min == q.seg_max && k.seg_min == q.seg_min && k.seg_max == q.seg_min && q.seg_min >= 0))
+    full = false;
+  return full ? 2 : 1;
+}
+
+// The per-element rule of fa.h: index part (lengths, bottom-right causal, windows).
+__device__ __forceinline__ bool index_visible(const Params &p, int m, int n, int Lq, int Lk, int off) {
+  const int i = m + off;
+  return m < Lq && n < Lk && (!p.causal || n <= i) && (p.window_left < 0 || n >= i - p.window_left) &&
+         (p.window_right < 0 || n <= i + p.window_right);
+}
+// ... and with positions and segments read from global memory.
+__device__ __forceinline__ bool visible(const Params &p, int b, int m, int n, int Lq, int Lk, int off) {
+  bool vis = index_visible(p, m, n, Lq, Lk, off);
+  if (HAS_POS) vis = vis && p.k_pos[b * p.Tk + n] <= p.q_pos[b * p.Tq + m];
+  if (HAS_SEG) vis = vis && p.k_seg[b * p.Tk + n] >= 0 && p.k_seg[b * p.Tk + n] == p.q_seg[b * p.Tq + m];
+  return vis;
+}
+
+// P (in log2 units against lse2) and dS of one score, softcap's derivative included.
+__device__ __forceinline__ void p_ds(const Params &p, float s, float dp, float lse2, float dsum, float &P, float &ds) {
+  float x, f = 1.f;
+  if constexpr (HAS_SOFTCAP) {
+    const float t = tanh_acc(s * p.cap_inv);
+    x = p.cap_log2 * t;
+    f = 1.f - t * t;
+  } else {
+    x = s * p.scale_log2;
+  }
+  P = fast_exp2(x - lse2);
+  ds = P * (dp - dsum) * f;
+}
+
+// Preprocessing, one warp per (batch, head, query) row: dsum = rowsum(dO * O),
+// lse2 = LSE * log2(e) (+inf for rows that see no key or lie past seqlens_q),
+// and a zeroed dQ accumulator row in default mode.
+extern "C" __global__ void __launch_bounds__(128) fa_bwd_pre(const Params p, const BwdParams bp) {
+  const i64 rows = (i64)p.B * p.Hq * p.Tq;
+  const i64 r = (i64)blockIdx.x * 4 + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const int i = (int)(r % p.Tq), h = (int)((r / p.Tq) % p.Hq), b = (int)(r / ((i64)p.Tq * p.Hq));
+  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+  float acc = 0.f;
+  if (i < Lq) {
+    const u16 *o = p.o + b * p.o_sb + i * p.o_ss + h * p.o_sh;
+    const u16 *g = bp.dout + b * p.o_sb + i * p.o_ss + h * p.o_sh;
+    for (int x = lane * 2; x < D; x += 64) {
+      const u32 ov = *(const u32 *)(o + x), gv = *(const u32 *)(g + x);
+      acc += to_float(ov & 0xffff) * to_float(gv & 0xffff) + to_float(ov >> 16) * to_float(gv >> 16);
+    }
+  }
+#pragma unroll
+  for (int o = 16; o; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if (lane == 0) {
+    const float l = p.lse[r];
+    bp.lse2[r] = i < Lq && l != NEG_INF ? l * LOG2E : POS_INF;
+    bp.dsum[r] = acc;
+  }
+  if (bp.dqacc)
+    for (int x = lane * 4; x < D; x += 128) *(float4 *)(bp.dqacc + r * D + x) = make_float4(0.f, 0.f, 0.f, 0.f);
+}
+
+extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, const BwdParams bp) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const u32 sK = smem_u32(smem);
+  const u32 sV = sK + BN * ROWB;
+  const u32 sQ = sV + BN * ROWB;
+  const u32 sO = sQ + STAGES * BM * ROWB;  // dO
+  const u32 sP = sO + STAGES * BM * ROWB;  // P^T [BN][BM]
+  const u32 sS = sP + BN * PROWB;          // dS^T [BN][BM]
+  float *sL = (float *)(smem + (sS - sK) + BN * PROWB);  // [STAGES][BM] lse2
+  float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
+  int *sTok = (int *)(sD + STAGES * BM);                  // [STAGES][2][BM] q_pos, q_seg
+  TileBounds *qtab = (TileBounds *)(sTok + (HAS_TOK ? STAGES * 2 * BM : 0));  // query tiles' bounds
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t4 = lane & 3, sw = lane & 7;
+  const int nb = blockIdx.x, kvh = blockIdx.y / bp.hsplit, hs = blockIdx.y % bp.hsplit, b = blockIdx.z;
+  const int group = p.Hq / p.Hkv;
+  const int hper = (group + bp.hsplit - 1) / bp.hsplit;
+  const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);
+  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+  const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
+  const int off = Lk - Lq;
+  const int n0 = nb * BN, n1 = min(n0 + BN, Lk) - 1;  // valid keys of this CTA
+
+  // Query rows the index rules let see these keys.
+  int m_lo = 0, m_hi = n0 <= n1 ? Lq : 0;
+  if (p.causal) m_lo = max(m_lo, n0 - off);
+  if (p.window_right >= 0) m_lo = max(m_lo, n0 - off - p.window_right);
+  if (p.window_left >= 0) m_hi = min(m_hi, n1 - off + p.window_left + 1);
+  const int mt_lo = m_lo / BM;
+  const int nmt = m_hi > m_lo ? (m_hi + BM - 1) / BM - mt_lo : 0;
+
+  TileBounds kb_own;
+  if constexpr (HAS_TOK) {
+    kb_own = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
+    for (int tt = warp; tt < min(nmt, TABLE_MAX); tt += WARPS) {
+      const int m0 = (mt_lo + tt) * BM;
+      TileBounds t = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, m0, min(m0 + BM, Lq), lane);
+      if (lane == 0) qtab[tt] = t;
+    }
+    __syncthreads();
+  }
+  auto classify = [&](int mt) -> int {
+    const int m0 = mt * BM, m1 = m0 + BM - 1;
+    const bool full = m1 < Lq && n0 + BN <= Lk && (!p.causal || n0 + BN - 1 <= m0 + off) &&
+                      (p.window_right < 0 || n0 + BN - 1 <= m0 + off + p.window_right) &&
+                      (p.window_left < 0 || n0 >= m1 + off - p.window_left);
+    if constexpr (HAS_TOK) {
+      if (mt - mt_lo >= TABLE_MAX) return 1;
+      return tok_classify(qtab[mt - mt_lo], kb_own, full);
+    }
+    return full ? 2 : 1;
+  };
+  // Work items: (query head, query tile), hidden tiles skipped.
+  const int nitems = (h_hi - h_lo) * nmt;
+  auto next_item = [&](int it) {
+    if constexpr (HAS_TOK)
+      while (it < nitems && classify(mt_lo + it % nmt) == 0) ++it;
+    return it;
+  };
+
+  // K and V of this CTA, once.
+  constexpr int LROWS = NT / DC;
+  const int lrow = tid / DC, lcol = tid % DC;
+  {
+    const u16 *kb = p.k + b * p.k_sb + kvh * p.k_sh, *vb = p.v + b * p.v_sb + kvh * p.v_sh;
+#pragma unroll
+    for (int k = 0; k < BN / LROWS; ++k) {
+      const int r = lrow + k * LROWS, n = n0 + r;
+      const bool ok = n < Lk;
+      cp_async16(sK + swz<DC>(r, lcol), ok ? kb + n * p.k_ss + lcol * 8 : kb, ok ? 16 : 0);
+      cp_async16(sV + swz<DC>(r, lcol), ok ? vb + n * p.v_ss + lcol * 8 : vb, ok ? 16 : 0);
+    }
+  }
+  auto load_item = [&](int it, int st) {
+    const int h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
+    const u16 *qb = p.q + b * p.q_sb + h * p.q_sh, *ob = bp.dout + b * p.o_sb + h * p.o_sh;
+#pragma unroll
+    for (int k = 0; k < BM / LROWS; ++k) {
+      const int r = lrow + k * LROWS, m = m0 + r;
+      const bool ok = m < Lq;
+      cp_async16(sQ + st * BM * ROWB + swz<DC>(r, lcol), ok ? qb + m * p.q_ss + lcol * 8 : qb, ok ? 16 : 0);
+      cp_async16(sO + st * BM * ROWB + swz<DC>(r, lcol), ok ? ob + m * p.o_ss + lcol * 8 : ob, ok ? 16 : 0);
+    }
+    if (tid < 2 * BM) {
+      const int r = tid % BM, m = m0 + r;
+      const float *src = (tid < BM ? bp.lse2 : bp.dsum) + ((i64)b * p.Hq + h) * p.Tq + m;
+      float *dst = (tid < BM ? sL : sD) + st * BM + r;
+      cp_async4(smem_u32(dst), m < p.Tq ? src : bp.lse2, m < p.Tq ? 4 : 0);
+    }
+    if constexpr (HAS_TOK) {  // this tile's query positions and segments, for the element mask
+      for (int idx = tid; idx < 2 * BM; idx += NT) {
+        const int r = idx % BM, m = m0 + r;
+        const int *src = idx < BM ? (HAS_POS ? p.q_pos : p.q_seg) : (HAS_SEG ? p.q_seg : p.q_pos);
+        cp_async4(smem_u32(sTok + (st * 2 + idx / BM) * BM + r), src + b * p.Tq + min(m, Lq - 1), m < Lq ? 4 : 0);
+      }
+    }
+  };
+
+  // Phase layouts of this warp.
+  const int wn = warp % WN1, wm = warp / WN1;  // phases 1 and 2: key rows wn*16
+  const int wm3 = warp % WM3, wd3 = warp / WM3;
+  // V, dO and dS^T tiles sit at fixed distances from K, Q and P^T: one
+  // address table serves each pair (registers are the scarce resource).
+  constexpr u32 K2V = BN * ROWB, Q2O = STAGES * BM * ROWB, P2S = BN * PROWB;
+  u32 kA[4], qB[4], pA[4], qT[4], kT[4];
+  lane_addrs(kA, sK, wn * 16 + (lane & 15), ROWB, 0, lane >> 4, sw);
+  lane_addrs(qB, sQ, wm * CW1 + ((lane >> 4) & 1) * 8 + (lane & 7), ROWB, 0, (lane >> 3) & 1, sw);
+  lane_addrs(pA, sP, wn * 16 + (lane & 15), PROWB, 0, lane >> 4, sw);
+  lane_addrs(qT, sQ, lane & 15, ROWB, wm * DW2 / 8, lane >> 4, sw);
+  lane_addrs(kT, sK, lane & 15, ROWB, wd3 * DW3 / 8, lane >> 4, sw);
+  const u32 sT = sS + ((lane & 7) + 8 * (lane >> 4)) * PROWB + ((2 * wm3 + ((lane >> 3) & 1)) ^ sw) * 16;
+
+  // Phase 1 mask data: this thread's two key rows.
+  const int nr0 = n0 + wn * 16 + g;
+  int kpos[2] = {0, 0}, kseg[2] = {0, 0};
+  if constexpr (HAS_TOK)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int n = min(nr0 + hh * 8, Lk - 1);
+      if (HAS_POS && n >= 0) kpos[hh] = p.k_pos[b * p.Tk + n];
+      if (HAS_SEG && n >= 0) kseg[hh] = p.k_seg[b * p.Tk + n];
+    }
+
+  float dk[DW2 / 8][4], dv[DW2 / 8][4];
+#pragma unroll
+  for (int j = 0; j < DW2 / 8; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[j][e] = dv[j][e] = 0.f;
+
+  int it = next_item(0), st = 0;
+  if (it < nitems) load_item(it, 0);
+  cp_commit();
+  while (it < nitems) {
+    const int nxt = next_item(it + 1);
+    if (STAGES == 2 && nxt < nitems) load_item(nxt, st ^ 1);
+    cp_commit();
+    if (STAGES == 2) cp_wait<1>(); else cp_wait<0>();
+    __syncthreads();  // Q, dO, lse2, dsum of this item landed
+
+    const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
+    const u32 so = st * BM * ROWB;
+    // Phase 1: S^T = K Q^T and dP^T = V dO^T for 16 keys x CW1 queries.
+    float s[CW1 / 8][4], dp[CW1 / 8][4];
+#pragma unroll
+    for (int j = 0; j < CW1 / 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[j][e] = dp[j][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      u32 a[4], av[4];
+      ldsm_x4(kA[kk % 4] + (kk / 4) * 128, a[0], a[1], a[2], a[3]);
+      ldsm_x4(kA[kk % 4] + K2V + (kk / 4) * 128, av[0], av[1], av[2], av[3]);
+#pragma unroll
+      for (int jp = 0; jp < CW1 / 16; ++jp) {
+        u32 b0, b1, b2, b3;
+        const u32 ad = qB[kk % 4] + so + jp * 16 * ROWB + (kk / 4) * 128;
+        ldsm_x4(ad, b0, b1, b2, b3);
+        mma(s[2 * jp], a, b0, b1);
+        mma(s[2 * jp + 1], a, b2, b3);
+        ldsm_x4(ad + Q2O, b0, b1, b2, b3);
+        mma(dp[2 * jp], av, b0, b1);
+        mma(dp[2 * jp + 1], av, b2, b3);
+      }
+    }
+    const bool partial = classify(mt) == 1;
+#pragma unroll
+    for (int j = 0; j < CW1 / 8; ++j) {
+      const int ml = wm * CW1 + j * 8 + 2 * t4;  // local query column of e = 0
+      float P[4], ds[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int mlc = ml + (e & 1);
+        p_ds(p, s[j][e], dp[j][e], sL[st * BM + mlc], sD[st * BM + mlc], P[e], ds[e]);
+        if (partial) {
+          const int m = m0 + mlc, n = nr0 + (e >> 1) * 8;
+          bool vis = index_visible(p, m, n, Lq, Lk, off);
+          if (HAS_POS) vis = vis && kpos[e >> 1] <= sTok[st * 2 * BM + mlc];
+          if (HAS_SEG) vis = vis && kseg[e >> 1] >= 0 && kseg[e >> 1] == sTok[(st * 2 + 1) * BM + mlc];
+          if (!vis) P[e] = ds[e] = 0.f;
+        }
+      }
+#pragma unroll
+      for (int hh = 0; hh < 2; ++hh) {
+        const int row = wn * 16 + g + hh * 8;
+        const u32 o = row * PROWB + (((ml >> 3) ^ (row & 7)) * 16) + t4 * 4;
+        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[2 * hh], P[2 * hh + 1])));
+        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[2 * hh], ds[2 * hh + 1])));
+      }
+    }
+    __syncthreads();  // P^T and dS^T complete
+
+    // Phase 2: dV += P^T dO, dK += dS^T Q.
+#pragma unroll
+    for (int kt = 0; kt < BM / 16; ++kt) {
+      u32 ap[4], ad[4];
+      ldsm_x4(pA[kt % 4] + (kt / 4) * 128, ap[0], ap[1], ap[2], ap[3]);
+      ldsm_x4(pA[kt % 4] + P2S + (kt / 4) * 128, ad[0], ad[1], ad[2], ad[3]);
+#pragma unroll
+      for (int dq = 0; dq < DW2 / 16; ++dq) {
+        u32 b0, b1, b2, b3;
+        ldsm_x4_t(qT[dq % 4] + Q2O + so + kt * 16 * ROWB + (dq / 4) * 128, b0, b1, b2, b3);
+        mma(dv[2 * dq], ap, b0, b1);
+        mma(dv[2 * dq + 1], ap, b2, b3);
+        ldsm_x4_t(qT[dq % 4] + so + kt * 16 * ROWB + (dq / 4) * 128, b0, b1, b2, b3);
+        mma(dk[2 * dq], ad, b0, b1);
+        mma(dk[2 * dq + 1], ad, b2, b3);
+      }
+    }
+
+    // Phase 3 (default mode): dQ += dS K into the fp32 accumulator.
+    if (bp.dqacc) {
+      float *qrow = bp.dqacc + (((i64)b * p.Hq + h) * p.Tq + m0 + wm3 * 16 + g) * D + wd3 * DW3 + 2 * t4;
+      const bool ok0 = m0 + wm3 * 16 + g < Lq, ok1 = m0 + wm3 * 16 + g + 8 < Lq;
+#pragma unroll
+      for (int cc = 0; cc < DW3 / QCW; ++cc) {
+        float acc[QCW / 8][4];
+#pragma unroll
+        for (int j = 0; j < QCW / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+        for (int kt = 0; kt < BN / 16; ++kt) {
+          u32 a[4];
+          ldsm_x4_t(sT + kt * 16 * PROWB, a[0], a[1], a[2], a[3]);
+#pragma unroll
+          for (int dq = 0; dq < QCW / 16; ++dq) {
+            const int dg = cc * (QCW / 16) + dq;
+            u32 b0, b1, b2, b3;
+            ldsm_x4_t(kT[dg % 4] + kt * 16 * ROWB + (dg / 4) * 128, b0, b1, b2, b3);
+            mma(acc[2 * dq], a, b0, b1);
+            mma(acc[2 * dq + 1], a, b2, b3);
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < QCW / 8; ++j) {
+          float *dst = qrow + cc * QCW + j * 8;
+          if (ok0) { red_add(dst, acc[j][0]); red_add(dst + 1, acc[j][1]); }
+          if (ok1) { red_add(dst + 8 * D, acc[j][2]); red_add(dst + 8 * D + 1, acc[j][3]); }
+        }
+      }
+    }
+    __syncthreads();  // every warp is past P^T, dS^T and this Q/dO buffer
+    if (STAGES == 1 && nxt < nitems) load_item(nxt, 0);
+    if (STAGES == 1) cp_commit();
+    it = nxt;
+    st = STAGES == 2 ? st ^ 1 : 0;
+  }
+  cp_wait<0>();
+
+  // Epilogue: dK gets the softmax scale; rows past Lk get zeros (nothing
+  // reached them). Split head groups leave fp32 partials for fa_bwd_reduce.
+  const int col0 = (warp / WN1) * DW2 + 2 * t4;
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    const int n = n0 + wn * 16 + g + hh * 8;
+    if (n >= p.Tk) continue;
+    if (bp.hsplit > 1) {
+      float *dst = bp.dkvacc + ((((i64)hs * p.B + b) * p.Hkv + kvh) * p.Tk + n) * 2 * D + col0;
+#pragma unroll
+      for (int j = 0; j < DW2 / 8; ++j) {
+        *(float2 *)(dst + j * 8) = make_float2(dk[j][2 * hh], dk[j][2 * hh + 1]);
+        *(float2 *)(dst + D + j * 8) = make_float2(dv[j][2 * hh], dv[j][2 * hh + 1]);
+      }
+    } else {
+      u16 *dkp = bp.dk + b * p.k_sb + n * p.k_ss + kvh * p.k_sh + col0;
+      u16 *dvp = bp.dv + b * p.v_sb + n * p.v_ss + kvh * p.v_sh + col0;
+#pragma unroll
+      for (int j = 0; j < DW2 / 8; ++j) {
+        *(u32 *)(dkp + j * 8) = pack2(dk[j][2 * hh] * bp.scale, dk[j][2 * hh + 1] * bp.scale);
+        *(u32 *)(dvp + j * 8) = pack2(dv[j][2 * hh], dv[j][2 * hh + 1]);
+      }
+    }
+  }
+}
+
+// Deterministic dQ: a CTA of 4 warps owns 64 query rows of one head and walks
+// the key tiles (like the forward), dQ = scale * sum dS K held in registers.
+constexpr int BMQ = 64;
+extern "C" __global__ void __launch_bounds__(128, 1) fa_bwd_dq(const Params p, const BwdParams bp) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const u32 sQ = smem_u32(smem);
+  const u32 sO = sQ + BMQ * ROWB;
+  const u32 sK = sO + BMQ * ROWB;          // [2][BNQ][D]
+  const u32 sV = sK + 2 * BNQ * ROWB;      // [2][BNQ][D]
+  TileBounds *ktab = (TileBounds *)(smem + 2 * BMQ * ROWB + 4 * BNQ * ROWB);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t4 = lane & 3, sw = lane & 7;
+  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int kvh = h / (p.Hq / p.Hkv);
+  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+  const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
+  const int off = Lk - Lq;
+  const int m0 = qt * BMQ, pmin = m0, pmax = min(Lq - 1, m0 + BMQ - 1);
+
+  int n_lo = 0, n_hi = Lk;
+  if (p.causal) n_hi = min(n_hi, pmax + off + 1);
+  if (p.window_right >= 0) n_hi = min(n_hi, pmax + off + p.window_right + 1);
+  if (p.window_left >= 0) n_lo = max(n_lo, pmin + off - p.window_left);
+  const int t_lo = max(n_lo, 0) / BNQ;
+  const int t_hi = (pmin > pmax || n_hi <= n_lo) ? t_lo : (n_hi + BNQ - 1) / BNQ;
+
+  TileBounds qb_own;
+  if constexpr (HAS_TOK) {
+    qb_own = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, pmin, pmax + 1, lane);
+    for (int tt = warp; tt < min(t_hi - t_lo, TABLE_MAX); tt += 4) {
+      const int k0 = (t_lo + tt) * BNQ;
+      TileBounds t = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, k0, min(k0 + BNQ, Lk), lane);
+      if (lane == 0) ktab[tt] = t;
+    }
+    __syncthreads();
+  }
+  auto classify = [&](int t) -> int {
+    const int k0 = t * BNQ, k1 = k0 + BNQ - 1;
+    const bool full = pmin + BMQ - 1 < Lq && k1 < Lk && (!p.causal || k1 <= pmin + off) &&
+                      (p.window_right < 0 || k1 <= pmin + off + p.window_right) &&
+                      (p.window_left < 0 || k0 >= pmax + off - p.window_left);
+    if constexpr (HAS_TOK) {
+      if (t - t_lo >= TABLE_MAX) return 1;
+      return tok_classify(qb_own, ktab[t - t_lo], full);
+    }
+    return full ? 2 : 1;
+  };
+  auto next_visible = [&](int t) {
+    if constexpr (HAS_TOK)
+      while (t < t_hi && classify(t) == 0) ++t;
+    return t;
+  };
+
+  constexpr int LR = 128 / DC;
+  const int lrow = tid / DC, lcol = tid % DC;
+  {
+    const u16 *qb = p.q + b * p.q_sb + h * p.q_sh, *ob = bp.dout + b * p.o_sb + h * p.o_sh;
+#pragma unroll
+    for (int k = 0; k < BMQ / LR; ++k) {
+      const int r = lrow + k * LR, m = m0 + r;
+      const bool ok = m < Lq;
+      cp_async16(sQ + swz<DC>(r, lcol), ok ? qb + m * p.q_ss + lcol * 8 : qb, ok ? 16 : 0);
+      cp_async16(sO + swz<DC>(r, lcol), ok ? ob + m * p.o_ss + lcol * 8 : ob, ok ? 16 : 0);
+    }
+  }
+  const u16 *kb = p.k + b * p.k_sb + kvh * p.k_sh, *vb = p.v + b * p.v_sb + kvh * p.v_sh;
+  auto load_kv = [&](int t, int buf) {
+#pragma unroll
+    for (int k = 0; k < BNQ / LR; ++k) {
+      const int r = lrow + k * LR, n = t * BNQ + r;
+      const bool ok = n < Lk;
+      cp_async16(sK + buf * BNQ * ROWB + swz<DC>(r, lcol), ok ? kb + n * p.k_ss + lcol * 8 : kb, ok ? 16 : 0);
+      cp_async16(sV + buf * BNQ * ROWB + swz<DC>(r, lcol), ok ? vb + n * p.v_ss + lcol * 8 : vb, ok ? 16 : 0);
+    }
+  };
+  static_assert(BNQ % LR == 0 && BMQ % LR == 0, "copy shape");
+
+  // This thread's rows: g and g+8 of the warp's 16.
+  const int r0 = m0 + warp * 16 + g;
+  float L[2], Ds[2];
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    const int m = r0 + hh * 8;
+    const i64 row = ((i64)b * p.Hq + h) * p.Tq + m;
+    L[hh] = m < p.Tq ? bp.lse2[row] : POS_INF;
+    Ds[hh] = m < p.Tq ? bp.dsum[row] : 0.f;
+  }
+  u32 qA[4], oA[4], kB[4], vB[4], kT[4];
+  lane_addrs(qA, sQ, warp * 16 + (lane & 15), ROWB, 0, lane >> 4, sw);
+  lane_addrs(oA, sO, warp * 16 + (lane & 15), ROWB, 0, lane >> 4, sw);
+  lane_addrs(kB, sK, ((lane >> 4) & 1) * 8 + (lane & 7), ROWB, 0, (lane >> 3) & 1, sw);
+  lane_addrs(vB, sV, ((lane >> 4) & 1) * 8 + (lane & 7), ROWB, 0, (lane >> 3) & 1, sw);
+  lane_addrs(kT, sK, lane & 15, ROWB, 0, lane >> 4, sw);
+
+  float acc[D / 8][4];
+#pragma unroll
+  for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+  int t = next_visible(t_lo), buf = 0;
+  if (t < t_hi) load_kv(t, 0);
+  cp_commit();
+  while (t < t_hi) {
+    const int tn = next_visible(t + 1);
+    if (tn < t_hi) load_kv(tn, buf ^ 1);
+    cp_commit();
+    cp_wait<1>();
+    __syncthreads();
+    const u32 bo = buf * BNQ * ROWB;
+    float s[BNQ / 8][4], dp[BNQ / 8][4];
+#pragma unroll
+    for (int j = 0; j < BNQ / 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[j][e] = dp[j][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      u32 a[4], ao[4];
+      ldsm_x4(qA[kk % 4] + (kk / 4) * 128, a[0], a[1], a[2], a[3]);
+      ldsm_x4(oA[kk % 4] + (kk / 4) * 128, ao[0], ao[1], ao[2], ao[3]);
+#pragma unroll
+      for (int jp = 0; jp < BNQ / 16; ++jp) {
+        u32 b0, b1, b2, b3;
+        ldsm_x4(kB[kk % 4] + bo + jp * 16 * ROWB + (kk / 4) * 128, b0, b1, b2, b3);
+        mma(s[2 * jp], a, b0, b1);
+        mma(s[2 * jp + 1], a, b2, b3);
+        ldsm_x4(vB[kk % 4] + bo + jp * 16 * ROWB + (kk / 4) * 128, b0, b1, b2, b3);
+        mma(dp[2 * jp], ao, b0, b1);
+        mma(dp[2 * jp + 1], ao, b2, b3);
+      }
+    }
+    const bool partial = classify(t) == 1;
+    u32 da[BNQ / 16][4];
+#pragma unroll
+    for (int j = 0; j < BNQ / 8; ++j) {
+      float P[4], ds[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        p_ds(p, s[j][e], dp[j][e], L[e >> 1], Ds[e >> 1], P[e], ds[e]);
+        if (partial && !visible(p, b, r0 + (e >> 1) * 8, t * BNQ + j * 8 + 2 * t4 + (e & 1), Lq, Lk, off)) ds[e] = 0.f;
+      }
+      da[j / 2][(j & 1) * 2] = pack2(ds[0], ds[1]);
+      da[j / 2][(j & 1) * 2 + 1] = pack2(ds[2], ds[3]);
+    }
+    // dQ += dS K.
+#pragma unroll
+    for (int kt = 0; kt < BNQ / 16; ++kt)
+#pragma unroll
+      for (int dq = 0; dq < D / 16; ++dq) {
+        u32 b0, b1, b2, b3;
+        ldsm_x4_t(kT[dq % 4] + bo + kt * 16 * ROWB + (dq / 4) * 128, b0, b1, b2, b3);
+        mma(acc[2 * dq], da[kt], b0, b1);
+        mma(acc[2 * dq + 1], da[kt], b2, b3);
+      }
+    __syncthreads();  // every warp is past this K/V buffer
+    t = tn;
+    buf ^= 1;
+  }
+  cp_wait<0>();
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    const int m = r0 + hh * 8;
+    if (m >= p.Tq) continue;
+    u16 *dst = bp.dq + b * p.q_sb + m * p.q_ss + h * p.q_sh + 2 * t4;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+      *(u32 *)(dst + j * 8) = pack2(acc[j][2 * hh] * bp.scale, acc[j][2 * hh + 1] * bp.scale);
+  }
+}
+
+// Default mode's last step: dQ = scale * accumulator, one warp per row.
+extern "C" __global__ void __launch_bounds__(128) fa_bwd_convert(const Params p, const BwdParams bp) {
+  const i64 rows = (i64)p.B * p.Hq * p.Tq;
+  const i64 r = (i64)blockIdx.x * 4 + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const int i = (int)(r % p.Tq), h = (int)((r / p.Tq) % p.Hq), b = (int)(r / ((i64)p.Tq * p.Hq));
+  u16 *dst = bp.dq + b * p.q_sb + i * p.q_ss + h * p.q_sh;
+  for (int x = lane * 2; x < D; x += 64) {
+    const float2 v = *(const float2 *)(bp.dqacc + r * D + x);
+    *(u32 *)(dst + x) = pack2(v.x * bp.scale, v.y * bp.scale);
+  }
+}
+
+// Sums the hsplit partials of dK and dV in a fixed order, one warp per key row.
+extern "C" __global__ void __launch_bounds__(128) fa_bwd_reduce(const Params p, const BwdParams bp) {
+  const i64 rows = (i64)p.B * p.Hkv * p.Tk;
+  const i64 r = (i64)blockIdx.x * 4 + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const int n = (int)(r % p.Tk), kvh = (int)((r / p.Tk) % p.Hkv), b = (int)(r / ((i64)p.Tk * p.Hkv));
+  u16 *dk = bp.dk + b * p.k_sb + n * p.k_ss + kvh * p.k_sh;
+  u16 *dv = bp.dv + b * p.v_sb + n * p.v_ss + kvh * p.v_sh;
+  for (int x = lane * 2; x < D; x += 64) {
+    float2 k = make_float2(0.f, 0.f), v = make_float2(0.f, 0.f);
+    for (int s = 0; s < bp.hsplit; ++s) {
+      const float *src = bp.dkvacc + ((i64)s * rows + r) * 2 * D;
+      const float2 a = *(const float2 *)(src + x), c = *(const float2 *)(src + D + x);
+      k.x += a.x; k.y += a.y; v.x += c.x; v.y += c.y;
+    }
+    *(u32 *)(dk + x) = pack2(k.x * bp.scale, k.y * bp.scale);
+    *(u32 *)(dv + x) = pack2(v.x, v.y);
+  }
+}
