@@ -8,9 +8,19 @@ the only peer here with softcap, sliding windows and openpi's block masks).
 It checks that every peer agrees with fa, times each implementation with
 triton.testing.do_bench (median), and writes one table and CSV of ratios.
 
+Modes (--modes, default fwd; "fwd,fwdbwd" runs both, each shape's modes on the same inputs):
+  fwd     the forward alone: fa_forward; a peer's attention call.
+  fwdbwd  forward and backward, timed together as peer_bench.py does: fa_forward (with
+          FA_FEAT_LSE, so the plan loads the backward kernels) then fa_backward into dq, dk,
+          dv; a peer's f().backward(dO) on requires_grad inputs. dO is one random bf16
+          tensor shared by all. O and the gradients are compared with fa's; peak_mib is the
+          extra memory of one forward+backward call (see below). --deterministic asks fa
+          for bitwise-reproducible gradients (fa_plan_options.deterministic).
+
 Usage (on the GPU machine, from the repository root, build/ built or carried):
   python3 bench/peers.py --grid seed4 --csv out/seed4.csv --md out/seed4.md
   python3 bench/peers.py --grid d256,gemma --peers flex,cudnn --json out/g.jsonl
+  python3 bench/peers.py --grid seed --modes fwd,fwdbwd --peers flash,cudnn --md out/s.md
   python3 bench/peers.py --shapes my.jsonl      # one JSON object a line (keys below)
   python3 bench/peers.py --list --grid gemma    # the shapes, fa descriptors and work; no GPU
   python3 bench/peers.py --selftest             # no torch, no GPU: bindings, grids, counts, writers
@@ -30,7 +40,18 @@ fa's descriptor for a shape (docs/masks.md):
   softcap, scale  -> softcap, scale
 Agreement is judged on the query rows that see at least one key (fa writes 0 for a row
 that sees none, SDPA writes NaN); the number of excluded rows is reported per shape.
-TFLOP/s counts useful work only: 4 * B * H * d * (visible (q, k) pairs of one row and head).
+TFLOP/s counts useful work only: 4 * B * H * d * (visible (q, k) pairs of one row and head),
+times 3.5 for fwdbwd (as peer_bench.py).
+
+fwdbwd agreement: O as in fwd; dq, dk, dv each within GRAD_RTOL (2e-2) of fa's max |grad|
+(dq over the rows that see a key, dk and dv over every element). fa must write every
+element of dq, dk, dv (they start as NaN) and 0 in dq's rows without keys.
+peak_mib (fwdbwd): what one forward+backward call needs beyond its inputs q, k, v, dO.
+A peer: torch.cuda.max_memory_allocated() over the call (gradients reset to None first)
+less the memory allocated before it; that covers O, LSE, dq, dk, dv and the peer's scratch.
+fa: its workspaces (allocated once, outside the call; also given alone as workspace_mib)
++ the O, LSE, dq, dk, dv buffers the caller holds + the same peak delta over the call
+(0 when fa allocates nothing, as it should).
 """
 import argparse
 import csv
@@ -47,6 +68,10 @@ REPO = os.path.dirname(HERE)
 DEFAULT_LIB = os.path.join(REPO, "build", "libfa-runtime.so")
 PEERS = ("flash", "cudnn", "flex")
 TOL = 2e-2  # max abs difference allowed between a peer's bf16 output and fa's
+GRAD_RTOL = 2e-2  # fwdbwd: max |peer - fa| of dq, dk, dv allowed, relative to fa's max |grad|
+MODES = ("fwd", "fwdbwd")
+WORK_FACTOR = {"fwd": 1.0, "fwdbwd": 3.5}  # useful work of a mode over the forward's (peer_bench.py)
+MIB = float(1 << 20)
 
 # ---------------------------------------------------------------------------------------
 # ctypes mirrors of fa.h: exactly the structs and functions this script uses.
@@ -104,10 +129,16 @@ class FaFwdArgs(ctypes.Structure):
                 ("stream", c_void_p)]
 
 
+class FaBwdArgs(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("fwd", FaFwdArgs), ("dout", c_void_p), ("dq", c_void_p),
+                ("dk", c_void_p), ("dv", c_void_p)]
+
+
 MIRRORS = (("fa_context_options", FaContextOptions, "fa_context_options_init"),
            ("fa_problem", FaProblem, "fa_problem_init"),
            ("fa_plan_options", FaPlanOptions, "fa_plan_options_init"),
-           ("fa_fwd_args", FaFwdArgs, "fa_fwd_args_init"))
+           ("fa_fwd_args", FaFwdArgs, "fa_fwd_args_init"),
+           ("fa_bwd_args", FaBwdArgs, "fa_bwd_args_init"))
 
 
 class FaError(RuntimeError):
@@ -157,6 +188,8 @@ class FaLib:
         fn("fa_plan_workspace", c_int, c_void_p, P(c_size_t), P(c_size_t))
         fn("fa_fwd_args_init", None, c_void_p)
         fn("fa_forward", c_int, c_void_p, c_void_p)
+        fn("fa_bwd_args_init", None, c_void_p)
+        fn("fa_backward", c_int, c_void_p, c_void_p)
         if check:
             bad = self.mirror_mismatches()
             if bad:
@@ -217,9 +250,11 @@ class FaLib:
         p.features = desc["features"]
         return p
 
-    def plan_create(self, ctx, p):
+    def plan_create(self, ctx, p, deterministic=False):
         opt = FaPlanOptions()
         self.L.fa_plan_options_init(ctypes.addressof(opt))
+        if deterministic:
+            opt.deterministic = 1
         out = c_void_p()
         self.check(self.L.fa_plan_create(ctx, ctypes.addressof(p), ctypes.addressof(opt), ctypes.byref(out)), ctx)
         return out.value
@@ -231,9 +266,10 @@ class FaLib:
         return self.L.fa_plan_variant(plan).decode(errors="replace")
 
     def plan_workspace(self, plan):
+        """(forward bytes, backward bytes)."""
         f, b = c_size_t(), c_size_t()
         self.check(self.L.fa_plan_workspace(plan, ctypes.byref(f), ctypes.byref(b)))
-        return f.value
+        return f.value, b.value
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,13 +364,14 @@ def shape_scale(s):
     return float(s["scale"]) if s["scale"] else s["d"] ** -0.5
 
 
-def fa_desc(s):
+def fa_desc(s, mode="fwd"):
     """fa's descriptor for a shape (docs/masks.md): problem fields and per-row mask arrays
-    (one batch row; every row of the batch is the same)."""
+    (one batch row; every row of the batch is the same). fwdbwd adds FA_FEAT_LSE: the
+    backward reads the forward's LSE, and only such a plan loads the backward kernels."""
     Tq, Tk, W = s["Tq"], s["Tk"], s["window"]
     off = Tk - Tq
     d = dict(scale=shape_scale(s), softcap=s["softcap"], causal=0, window_left=-1, window_right=-1,
-             features=0, q_pos=None, k_pos=None, q_seg=None, k_seg=None)
+             features=FA_FEAT_LSE if mode == "fwdbwd" else 0, q_pos=None, k_pos=None, q_seg=None, k_seg=None)
     if s["blocks"]:
         kpos = []
         for i, n in enumerate(s["blocks"]):
@@ -372,7 +409,7 @@ def mask_text(s):
 
 
 def desc_text(d):
-    f = "|".join(n for n, b in (("POSITIONS", FA_FEAT_POSITIONS), ("SEGMENTS", FA_FEAT_SEGMENTS))
+    f = "|".join(n for n, b in (("POSITIONS", FA_FEAT_POSITIONS), ("SEGMENTS", FA_FEAT_SEGMENTS), ("LSE", FA_FEAT_LSE))
                  if d["features"] & b) or "0"
     return (f"causal={d['causal']} window={d['window_left']}/{d['window_right']} softcap={d['softcap']:g} "
             f"scale={d['scale']:.6g} features={f}")
@@ -504,12 +541,31 @@ def _fmt(x, spec):
     return "" if x is None else format(x, spec)
 
 
-def csv_columns(peers):
-    cols = ["name", "B", "Tq", "Tk", "H", "K", "d", "causal", "window", "softcap", "blocks", "holes", "scale",
-            "mask", "fa_desc", "visible_pairs", "rows_without_keys", "fa_ms", "fa_tflops", "fa_variant", "fa_err"]
+def only_fwd(modes):
+    """The forward alone: today's outputs, column for column (no mode column or section)."""
+    return tuple(modes) == ("fwd",)
+
+
+def parse_modes(text):
+    """--modes: "fwd", "fwdbwd" or "fwd,fwdbwd" -> a tuple in the order given; ValueError else."""
+    modes = tuple(m for m in text.split(",") if m)
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes or len(set(modes)) != len(modes):
+        raise ValueError(f"--modes {text!r}: a comma list of distinct {', '.join(MODES)}")
+    return modes
+
+
+def csv_columns(peers, modes=("fwd",)):
+    bwd = "fwdbwd" in modes
+    cols = ["name"] + ([] if only_fwd(modes) else ["mode"])
+    cols += ["B", "Tq", "Tk", "H", "K", "d", "causal", "window", "softcap", "blocks", "holes", "scale",
+             "mask", "fa_desc", "visible_pairs", "rows_without_keys", "fa_ms", "fa_tflops"]
+    cols += (["fa_peak_mib", "fa_workspace_mib"] if bwd else []) + ["fa_variant", "fa_err"]
     for p in peers:
-        cols += [f"{p}_ms", f"{p}_tflops", f"fa_over_{p}", f"{p}_max_abs_diff", f"{p}_rel_diff", f"{p}_agree",
-                 f"{p}_layout", f"{p}_err"]
+        cols += [f"{p}_ms", f"{p}_tflops", f"fa_over_{p}"] + ([f"{p}_peak_mib"] if bwd else [])
+        cols += [f"{p}_max_abs_diff", f"{p}_rel_diff"]
+        cols += [f"{p}_dq_diff", f"{p}_dk_diff", f"{p}_dv_diff", f"{p}_grad_rel_diff"] if bwd else []
+        cols += [f"{p}_agree", f"{p}_layout", f"{p}_err"]
     return cols + ["agree"]
 
 
@@ -523,52 +579,65 @@ def agree_flag(r, peers):
     return "ok" if ran else "n/a"
 
 
-def csv_row(r, peers):
+def csv_row(r, peers, modes=("fwd",)):
     s, fa = r["shape"], r["fa"]
     row = {k: s[k] for k in SHAPE_KEYS}
+    row["mode"] = r.get("mode", "fwd")
     row["blocks"] = "+".join(map(str, s["blocks"])) if s["blocks"] else ""
     row["holes"] = ",".join(f"{a}:{b}" for a, b in s["holes"]) if s["holes"] else ""
     row["scale"] = f"{shape_scale(s):.6g}"
     row["causal"] = int(s["causal"])
     row.update(mask=mask_text(s), fa_desc=r.get("fa_desc", ""), visible_pairs=r["pairs"],
                rows_without_keys=r["rows_without_keys"], fa_ms=_fmt(fa.get("ms"), ".4f"),
-               fa_tflops=_fmt(fa.get("tflops"), ".2f"), fa_variant=fa.get("variant", ""), fa_err=fa.get("err", ""))
+               fa_tflops=_fmt(fa.get("tflops"), ".2f"), fa_peak_mib=_fmt(fa.get("peak_mib"), ".1f"),
+               fa_workspace_mib=_fmt(fa.get("workspace_mib"), ".1f"), fa_variant=fa.get("variant", ""),
+               fa_err=fa.get("err", ""))
     for p in peers:
         q = r["peers"].get(p, {})
         a = q.get("agree")
         row.update({f"{p}_ms": _fmt(q.get("ms"), ".4f"), f"{p}_tflops": _fmt(q.get("tflops"), ".2f"),
-                    f"fa_over_{p}": _fmt(q.get("ratio"), ".3f"), f"{p}_max_abs_diff": _fmt(q.get("max_abs_diff"), ".3e"),
+                    f"fa_over_{p}": _fmt(q.get("ratio"), ".3f"), f"{p}_peak_mib": _fmt(q.get("peak_mib"), ".1f"),
+                    f"{p}_max_abs_diff": _fmt(q.get("max_abs_diff"), ".3e"),
                     f"{p}_rel_diff": _fmt(q.get("rel_diff"), ".3e"),
+                    f"{p}_dq_diff": _fmt(q.get("dq_diff"), ".3e"), f"{p}_dk_diff": _fmt(q.get("dk_diff"), ".3e"),
+                    f"{p}_dv_diff": _fmt(q.get("dv_diff"), ".3e"),
+                    f"{p}_grad_rel_diff": _fmt(q.get("grad_rel_diff"), ".3e"),
                     f"{p}_agree": "" if a is None else ("pass" if a else "FAIL"),
                     f"{p}_layout": q.get("layout", "") + "".join("+" + k for k in q.get("kernel_options") or {}),
                     f"{p}_err": q.get("err", "")})
     row["agree"] = agree_flag(r, peers)
-    return row
+    return {c: row[c] for c in csv_columns(peers, modes)}
 
 
-def write_csv(path, results, peers):
-    cols = csv_columns(peers)
+def write_csv(path, results, peers, modes=("fwd",)):
+    cols = csv_columns(peers, modes)
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for r in results:
-            w.writerow(csv_row(r, peers))
+            w.writerow(csv_row(r, peers, modes))
+
+
+def json_row(r, modes=("fwd",)):
+    """One result as a JSON line; a forward-only run keeps today's keys (no "mode")."""
+    return json.dumps({k: v for k, v in r.items() if k != "mode" or not only_fwd(modes)})
 
 
 def _cell(text):
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def markdown(results, peers, header=""):
-    lines = []
-    if header:
-        lines += [header, ""]
-    head = ["shape", "B", "Tq/Tk", "H/K", "d", "mask", "fa ms", "fa TFLOP/s"]
+MODE_TITLE = {"fwd": "Forward", "fwdbwd": "Forward + backward"}
+
+
+def _md_table(results, peers, mode):
+    bwd = mode == "fwdbwd"
+    head = ["shape", "B", "Tq/Tk", "H/K", "d", "mask", "fa ms", "fa TFLOP/s"] + (["fa MiB"] if bwd else [])
     for p in peers:
-        head += [f"{p} TFLOP/s", f"fa/{p}"]
+        head += [f"{p} TFLOP/s", f"fa/{p}"] + ([f"{p} MiB"] if bwd else [])
     head.append("agree")
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    mib = lambda x: "–" if x.get("peak_mib") is None else f"{x['peak_mib']:.0f}"
     for r in results:
         s, fa = r["shape"], r["fa"]
         tt = f"{s['Tq']}" if s["Tq"] == s["Tk"] else f"{s['Tq']}/{s['Tk']}"
@@ -577,34 +646,61 @@ def markdown(results, peers, header=""):
             cells += [f"{fa['ms']:.3f}", f"{fa['tflops']:.0f}"]
         else:
             cells += ["–", "– (" + _cell(fa.get("err", "?"))[:40] + ")"]
+        if bwd:
+            cells.append(mib(fa))
         for p in peers:
             q = r["peers"].get(p, {})
             if "tflops" in q:
                 cells += [f"{q['tflops']:.0f}", f"{q['ratio']:.2f}" if q.get("ratio") is not None else "–"]
             else:
                 cells += ["– (" + _cell(q.get("err", "not run"))[:40] + ")", "–"]
+            if bwd:
+                cells.append(mib(q))
         cells.append(agree_flag(r, peers))
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    lines += ["", f"fa/peer is fa's TFLOP/s over the peer's (> 1: fa is faster). TFLOP/s = 4*B*H*d*visible pairs / time. "
+    return lines
+
+
+def markdown(results, peers, header="", modes=("fwd",)):
+    lines = []
+    if header:
+        lines += [header, ""]
+    if only_fwd(modes):
+        sections = [("fwd", results)]
+    else:
+        sections = [(m, [r for r in results if r.get("mode", "fwd") == m]) for m in modes]
+    for m, rs in sections:
+        if not only_fwd(modes):
+            lines += [f"### {MODE_TITLE[m]}", ""]
+        lines += _md_table(rs, peers, m) + [""]
+    lines += [f"fa/peer is fa's TFLOP/s over the peer's (> 1: fa is faster). TFLOP/s = 4*B*H*d*visible pairs / time. "
               f"agree: every peer's max |peer - fa| <= {TOL:g} over the query rows that see at least one key "
               "(rows that see none are excluded: fa writes 0 there, SDPA NaN)."]
-    excl = [f"{r['shape']['name']} ({r['rows_without_keys']} of {r['shape']['Tq']})" for r in results if r["rows_without_keys"]]
+    if "fwdbwd" in modes:
+        lines.append(f"Forward + backward: one forward and one backward (peers: f().backward(dO)); TFLOP/s counts "
+                     f"3.5 times the forward's work. agree also needs each of dq, dk, dv within {GRAD_RTOL:g} x fa's "
+                     "max |grad| (dq over the rows that see a key). MiB: peak extra memory of one forward+backward "
+                     "beyond q, k, v, dO: for a peer, the rise of torch.cuda.max_memory_allocated() over the call "
+                     "(O, LSE, gradients, scratch); for fa, its workspaces + its O, LSE, dq, dk, dv buffers + that "
+                     "rise.")
+    first = sections[0][1]
+    excl = [f"{r['shape']['name']} ({r['rows_without_keys']} of {r['shape']['Tq']})" for r in first if r["rows_without_keys"]]
     if excl:
         lines.append("Rows without keys excluded: " + ", ".join(excl) + ".")
-    forced = [f"{p} on {r['shape']['name']}" for r in results for p in peers
-              if r["peers"].get(p, {}).get("kernel_options")]
+    forced = [f"{p} on {r['shape']['name']}" + ("" if only_fwd(modes) else f" ({r.get('mode', 'fwd')})")
+              for r in results for p in peers if r["peers"].get(p, {}).get("kernel_options")]
     if forced:
         lines.append("Ran with kernel_options FORCE_USE_FLEX_ATTENTION (the default kernel choice failed): "
                      + ", ".join(forced) + ".")
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(a, results, peers, header):
+def write_outputs(a, results, peers, header, modes=("fwd",)):
     if a.csv:
-        write_csv(a.csv, results, peers)
+        write_csv(a.csv, results, peers, modes)
     if a.md:
         with open(a.md, "w") as f:
-            f.write(markdown(results, peers, header))
+            f.write(markdown(results, peers, header, modes))
 
 
 # ---------------------------------------------------------------------------------------

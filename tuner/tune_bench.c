@@ -12,6 +12,7 @@
 #include "fa_ctx.h"
 #include "fa_gen.h"
 #include "fa_kernel.h"
+#include "fa_plan.h"
 #include "tune.h"
 #include "tune_shapes.h"
 
@@ -34,6 +35,30 @@ float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int
     tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
     tune_cu->cuEventRecord(e0, NULL);
     if (fa_forward(plan, a) != FA_OK) break;
+    tune_cu->cuEventRecord(e1, NULL);
+    if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
+  }
+  if (i == reps) {
+    qsort(t, (size_t)reps, sizeof *t, cmp_float);
+    ms = t[reps / 2];
+  }
+  tune_cu->cuEventDestroy(e0);
+  tune_cu->cuEventDestroy(e1);
+  return ms;
+}
+
+/* Median milliseconds of forward + backward (L2 flushed before each pair); -1 on failure. */
+static float time_fwdbwd(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps) {
+  CUevent e0, e1;
+  float t[64], ms = -1;
+  if (reps > 64) reps = 64;
+  if (tune_cu->cuEventCreate(&e0, 0) || tune_cu->cuEventCreate(&e1, 0)) return -1;
+  for (int w = 0; w < 2; ++w) fa_forward(plan, a), fa_backward(plan, b);
+  int i = 0;
+  for (; i < reps; ++i) {
+    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
+    tune_cu->cuEventRecord(e0, NULL);
+    if (fa_forward(plan, a) != FA_OK || fa_backward(plan, b) != FA_OK) break;
     tune_cu->cuEventRecord(e1, NULL);
     if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
   }
@@ -77,7 +102,7 @@ static int host_overhead(fa_context *ctx, const tune_shape *s) {
 
 int tune_cmd_bench(int argc, char **argv) {
   const char *grid = "seed4", *json = NULL, *filter = "";
-  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0;
+  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0, bwd = 0, det = 0;
   static tune_shape shapes[MAX_GRID];
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
@@ -92,6 +117,12 @@ int tune_cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--all")) all = 1;
     else if (!strcmp(argv[i], "--tuned")) tuned = 1;
     else if (!strcmp(argv[i], "--host")) host = 1;
+    else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+      const char *m = argv[++i];
+      if (!strcmp(m, "fwdbwd")) bwd = 1;
+      else if (strcmp(m, "fwd")) { fprintf(stderr, "fa-tune bench: --mode fwd or fwdbwd\n"); return 2; }
+    }
+    else if (!strcmp(argv[i], "--deterministic")) det = 1;
     else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
   }
   int ns = nshape ? nshape : tune_grid(grid, shapes, MAX_GRID);
@@ -113,7 +144,8 @@ int tune_cmd_bench(int argc, char **argv) {
   int nkeys;
   fa_gen *gen;
   char fwd_filter[512];
-  snprintf(fwd_filter, sizeof fwd_filter, "fwd_ %s", filter ? filter : "");  /* forward variants only */
+  /* Forward variants, or with --mode fwdbwd the backward ones (after the chosen forward). */
+  snprintf(fwd_filter, sizeof fwd_filter, "%s %s", bwd ? "bwd_" : "fwd_", filter ? filter : "");
   if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, fwd_filter, ctx->arch, &keys, &nkeys)) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
     return 1;
@@ -130,32 +162,65 @@ int tune_cmd_bench(int argc, char **argv) {
     }
     fa_fwd_args a;
     tune_data_args(&d, &a);
-    const double work = 4.0 * s->p.heads_q * s->p.head_dim * (double)tune_visible_pairs(s);
+    const double work = (bwd ? 3.5 : 1.0) * 4.0 * s->p.heads_q * s->p.head_dim * (double)tune_visible_pairs(s);
     fa_gen_problem pr;
     fa_gen_problem_from(&s->p, &pr);
+    pr.bwd = bwd;
+    /* fwdbwd: the LSE kept, dO (the q buffer's random values: same shape), gradients, workspace. */
+    fa_bwd_args ba;
+    fa_bwd_args_init(&ba);
+    CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0;
+    size_t ws_bytes = 0;
+    if (bwd) {
+      s->p.features |= FA_FEAT_LSE;
+      tune_data_args(&d, &a);
+      if (tune_cu->cuMemAlloc(&gq, d.nq * 2) || tune_cu->cuMemAlloc(&gk, d.nk * 2) || tune_cu->cuMemAlloc(&gv, d.nv * 2)) {
+        printf("| %s | skipped: out of memory |\n", s->name);
+        continue;
+      }
+      ba.fwd = a;
+      ba.dout = (const void *)(uintptr_t)d.dq;
+      ba.dq = (void *)(uintptr_t)gq; ba.dk = (void *)(uintptr_t)gk; ba.dv = (void *)(uintptr_t)gv;
+    }
     float best = 1e30f, heur = -1;
     char best_key[160] = "";
     for (int k = -1; k < (tuned ? 0 : nkeys); ++k) {
       fa_plan_options po;
       fa_plan_options_init(&po);
+      po.deterministic = det;
       if (k >= 0) {
         if (fa_gen_fits(NULL, gen, keys[k], &pr, ctx->arch) != FA_OK) continue;
-        po.variant = keys[k];
+        if (bwd) po.variant_bwd = keys[k]; else po.variant = keys[k];
       }
       fa_plan *plan;
       if (fa_plan_create(ctx, &s->p, &po, &plan) != FA_OK) {
         fprintf(stderr, "%s %s: %s\n", s->name, k >= 0 ? keys[k] : "heuristic", fa_errmsg(ctx));
         continue;
       }
-      float ms = tune_time_plan(plan, &a, flush, reps);
+      const char *vkey = bwd ? plan->key_bwd : fa_plan_variant(plan);
+      float ms;
+      if (bwd) {
+        size_t need = 0;
+        fa_plan_workspace(plan, NULL, &need);
+        if (need > ws_bytes) {
+          if (ws) tune_cu->cuMemFree(ws);
+          ws = 0;
+          ws_bytes = tune_cu->cuMemAlloc(&ws, need) ? 0 : need;
+        }
+        ba.fwd.workspace = (void *)(uintptr_t)ws;
+        ba.fwd.workspace_bytes = ws_bytes;
+        ms = time_fwdbwd(plan, &a, &ba, flush, reps);
+      } else {
+        ms = tune_time_plan(plan, &a, flush, reps);
+      }
       if (k < 0) {
         heur = ms;  /* the heuristic may pick a variant outside the default space */
-        if (ms > 0) { best = ms; snprintf(best_key, sizeof best_key, "%s", fa_plan_variant(plan)); }
+        if (ms > 0) { best = ms; snprintf(best_key, sizeof best_key, "%s", vkey); }
       }
       else if (ms > 0 && ms < best) { best = ms; snprintf(best_key, sizeof best_key, "%s", keys[k]); }
       if (tuned) printf("#   %s: %s\n", s->name, fa_plan_describe(plan));
       if (all && ms > 0)
-        printf("#   %s %s %.4f ms %.1f TFLOP/s\n", s->name, fa_plan_variant(plan), ms, work / ms / 1e9);
+        printf("#   %s %s %.4f ms %.1f TFLOP/s\n", s->name, vkey, ms, work / ms / 1e9);
       fa_plan_destroy(plan);
     }
     if (best_key[0]) {
@@ -165,17 +230,20 @@ int tune_cmd_bench(int argc, char **argv) {
       if (out)
         fprintf(out,
                 "{\"name\": \"%s\", \"B\": %d, \"Tq\": %d, \"Tk\": %d, \"H\": %d, \"K\": %d, \"d\": %d, "
-                "\"causal\": %s, \"window\": %d, \"softcap\": %g, \"peer\": \"fa\", \"mode\": \"fwd\", "
+                "\"causal\": %s, \"window\": %d, \"softcap\": %g, \"peer\": \"fa\", \"mode\": \"%s\", "
                 "\"ms\": %.5f, \"tflops\": %.2f, \"variant\": \"%s\", \"heuristic_ms\": %.5f}\n",
                 s->name, s->p.batch, s->p.seqlen_q, s->p.seqlen_k, s->p.heads_q, s->p.heads_kv, s->p.head_dim,
                 s->p.causal ? "true" : "false", s->p.window_left >= 0 ? s->p.window_left + 1 : 0,
-                (double)s->p.softcap, best, work / best / 1e9, best_key, heur);
+                (double)s->p.softcap, bwd ? "fwdbwd" : "fwd", best, work / best / 1e9, best_key, heur);
     } else {
       printf("| %s | %d | %d | %d | %d/%d | %d | %d | none ran | | | |\n", s->name, s->p.batch, s->p.seqlen_q,
              s->p.seqlen_k, s->p.heads_q, s->p.heads_kv, s->p.head_dim, s->p.causal);
     }
     fflush(stdout);
     if (out) fflush(out);
+    CUdeviceptr bufs[] = {gq, gk, gv, ws};
+    for (int i = 0; i < 4; ++i)
+      if (bufs[i]) tune_cu->cuMemFree(bufs[i]);
     tune_data_free(&d);
   }
   if (out) fclose(out);

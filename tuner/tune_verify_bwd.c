@@ -167,8 +167,10 @@ static int unfused_run(bcase *c) {
 /* ---- fa ---- */
 
 /* Forward (heuristic forward variant, unsplit) then backward variant key in
-** mode det; gradients into g. */
-static int run_fa(fa_context *ctx, const char *key, int det, bcase *c, grads *g, char *err, size_t n) {
+** mode det; gradients into g. one_cta: one CTA per kv head group (the
+** direct-write epilogue; the verify shapes are small enough that the plan
+** would split the groups). */
+static int run_fa(fa_context *ctx, const char *key, int det, int one_cta, bcase *c, grads *g, char *err, size_t n) {
   fa_plan_options po;
   fa_plan_options_init(&po);
   po.variant_bwd = key;
@@ -179,6 +181,7 @@ static int run_fa(fa_context *ctx, const char *key, int det, bcase *c, grads *g,
     snprintf(err, n, "%s", fa_errmsg(ctx));
     return -1;
   }
+  if (one_cta) plan->hsplit = 1; /* its workspace layout is the split one's prefix */
   size_t need = 0;
   fa_plan_workspace(plan, NULL, &need);
   if (need > c->ws_bytes) {
@@ -287,7 +290,8 @@ int tune_verify_bwd(fa_context *ctx, fa_gen *gen, const fa_nvrtc *nv, char **key
       done[k] = 1;
       int ok = 1;
       for (int c = 0; c < nc; ++c)
-        for (int det = 0; det <= 1; ++det) {
+        for (int mode = 0; mode < 3; ++mode) {  /* atomic dQ, deterministic, atomic with whole groups */
+          const int det = mode == 1, one = mode == 2;
           bcase *bc = &cases[c];
           grads g, g2;
           grads_alloc(&g, &bc->data);
@@ -296,8 +300,8 @@ int tune_verify_bwd(fa_context *ctx, fa_gen *gen, const fa_nvrtc *nv, char **key
           const char *verdict = "ok";
           gerr e = {{0, 0, 0}, 0};
           double ratio = 0;
-          int r = run_fa(ctx, keys[k], det, bc, &g, why, sizeof why) ||
-                  (det && run_fa(ctx, keys[k], det, bc, &g2, why, sizeof why));
+          int r = run_fa(ctx, keys[k], det, one, bc, &g, why, sizeof why) ||
+                  (det && run_fa(ctx, keys[k], det, one, bc, &g2, why, sizeof why));
           if (r) verdict = why;
           else {
             e = compare(bc, &g);
@@ -312,7 +316,7 @@ int tune_verify_bwd(fa_context *ctx, fa_gen *gen, const fa_nvrtc *nv, char **key
           (*runs)++;
           if (strcmp(verdict, "ok")) ok = 0;
           if (!quiet || strcmp(verdict, "ok"))
-            printf("%-52s %-26s %-5s %9.2e %9.2e %9.2e %9.2f %s\n", keys[k], bc->shape.name, det ? "det" : "atom",
+            printf("%-52s %-26s %-5s %9.2e %9.2e %9.2e %9.2f %s\n", keys[k], bc->shape.name, (const char *[]){"atom", "det", "atom1"}[mode],
                    e.e[0], e.e[1], e.e[2], ratio, verdict);
           if (e.bad) printf("    (%ld bad elements)\n", e.bad);
           grads_free(&g);
