@@ -59,7 +59,7 @@ S.bwd_tiles = {
   [128] = { {64, 64, 8, 2}, {64, 64, 4, 2}, {64, 32, 8, 2} },
   [256] = { {64, 64, 8, 2}, {64, 32, 8, 2}, {64, 64, 8, 1}, {64, 32, 8, 1} },
 }
-S.BWD_ACC_BUDGET = 160
+S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 96
 -- Keys per tile of the deterministic dQ kernel (64 query rows, 4 warps).
 function S.bnq(v) return v.d == 256 and 32 or 64 end
@@ -102,7 +102,7 @@ end
 function S.bwd_smem(v)
   local tok = v.pos or v.seg
   return 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
-      (tok and (S.TABLE_MAX * 16 + 2 * v.stages * v.bm * 4) or 0)
+      (tok and (S.TABLE_MAX * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4) or 0)
 end
 -- fa_bwd_dq: Q, dO (64 rows); K, V double-buffered; key tile bounds.
 function S.bwd_dq_smem(v)

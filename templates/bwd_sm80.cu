@@ -31,6 +31,7 @@ constexpr int WN1 = BN / 16, WM1 = WARPS / WN1, CW1 = BM / WM1;
 constexpr int WD2 = WARPS / WN1, DW2 = D / WD2;
 constexpr int WM3 = BM / 16, WD3 = WARPS / WM3, DW3 = D / WD3;
 constexpr int QCW = DW3 < 64 ? DW3 : 64;
+constexpr int P1W = CW1 < 32 ? CW1 : 32;
 static_assert(BN % 16 == 0 && BN / 16 <= WARPS && WARPS % WN1 == 0, "BN/16 warps must divide the warps");
 static_assert(BM % 64 == 0 && BM / 16 <= WARPS && WARPS % WM3 == 0, "BM: 64 or 128, BM/16 warps must divide the warps");
 static_assert(CW1 % 16 == 0 && DW2 % 16 == 0 && DW3 % 16 == 0 && DW3 % QCW == 0, "warp tiles");
@@ -65,8 +66,14 @@ __device__ __forceinline__ void lane_addrs(u32 *a, u32 base, int row, u32 rowb, 
   for (int r = 0; r < 4; ++r) a[r] = base + row * rowb + ((c0 + 2 * r + col) ^ sw) * 16;
 }
 
-__device__ __forceinline__ void red_add(float *p, float v) {
-  asm volatile("red.global.add.f32 [%0], %1;\n" ::"l"(p), "f"(v) : "memory");
+// p[0] += a, p[1] += b in global memory; one vector reduction on sm_90.
+__device__ __forceinline__ void red_add2(float *p, float a, float b) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(a), "f"(b) : "memory");
+#else
+  asm volatile("red.global.add.f32 [%0], %1;\n" ::"l"(p), "f"(a) : "memory");
+  asm volatile("red.global.add.f32 [%0], %1;\n" ::"l"(p + 1), "f"(b) : "memory");
+#endif
 }
 
 struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
@@ -167,7 +174,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   float *sL = (float *)(smem + (sS - sK) + BN * PROWB);  // [STAGES][BM] lse2
   float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
   int *sTok = (int *)(sD + STAGES * BM);                  // [STAGES][2][BM] q_pos, q_seg
-  TileBounds *qtab = (TileBounds *)(sTok + (HAS_TOK ? STAGES * 2 * BM : 0));  // query tiles' bounds
+  int *sKtok = sTok + (HAS_TOK ? STAGES * 2 * BM : 0);   // [2][BN] k_pos, k_seg
+  TileBounds *qtab = (TileBounds *)(sKtok + (HAS_TOK ? 2 * BN : 0));  // query tiles' bounds
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3, sw = lane & 7;
@@ -191,6 +199,11 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   TileBounds kb_own;
   if constexpr (HAS_TOK) {
     kb_own = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
+    for (int r = tid; r < BN; r += NT) {  // this CTA's key positions and segments, for the element mask
+      const int n = min(n0 + r, Lk - 1);
+      sKtok[r] = HAS_POS && n >= 0 ? p.k_pos[b * p.Tk + n] : 0;
+      sKtok[BN + r] = HAS_SEG && n >= 0 ? p.k_seg[b * p.Tk + n] : 0;
+    }
     for (int tt = warp; tt < min(nmt, TABLE_MAX); tt += WARPS) {
       const int m0 = (mt_lo + tt) * BM;
       TileBounds t = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, m0, min(m0 + BM, Lq), lane);
@@ -271,14 +284,6 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 
   // Phase 1 mask data: this thread's two key rows.
   const int nr0 = n0 + wn * 16 + g;
-  int kpos[2] = {0, 0}, kseg[2] = {0, 0};
-  if constexpr (HAS_TOK)
-#pragma unroll
-    for (int hh = 0; hh < 2; ++hh) {
-      const int n = min(nr0 + hh * 8, Lk - 1);
-      if (HAS_POS && n >= 0) kpos[hh] = p.k_pos[b * p.Tk + n];
-      if (HAS_SEG && n >= 0) kseg[hh] = p.k_seg[b * p.Tk + n];
-    }
 
   float dk[DW2 / 8][4], dv[DW2 / 8][4];
 #pragma unroll
@@ -298,52 +303,57 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 
     const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
     const u32 so = st * BM * ROWB;
-    // Phase 1: S^T = K Q^T and dP^T = V dO^T for 16 keys x CW1 queries.
-    float s[CW1 / 8][4], dp[CW1 / 8][4];
-#pragma unroll
-    for (int j = 0; j < CW1 / 8; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[j][e] = dp[j][e] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      u32 a[4], av[4];
-      ldsm_x4(kA[kk % 4] + (kk / 4) * 128, a[0], a[1], a[2], a[3]);
-      ldsm_x4(kA[kk % 4] + K2V + (kk / 4) * 128, av[0], av[1], av[2], av[3]);
-#pragma unroll
-      for (int jp = 0; jp < CW1 / 16; ++jp) {
-        u32 b0, b1, b2, b3;
-        const u32 ad = qB[kk % 4] + so + jp * 16 * ROWB + (kk / 4) * 128;
-        ldsm_x4(ad, b0, b1, b2, b3);
-        mma(s[2 * jp], a, b0, b1);
-        mma(s[2 * jp + 1], a, b2, b3);
-        ldsm_x4(ad + Q2O, b0, b1, b2, b3);
-        mma(dp[2 * jp], av, b0, b1);
-        mma(dp[2 * jp + 1], av, b2, b3);
-      }
-    }
+    // Phase 1: S^T = K Q^T and dP^T = V dO^T for 16 keys x CW1 queries, in
+    // chunks of P1W columns (fewer live accumulators beside dK and dV).
     const bool partial = classify(mt) == 1;
+#pragma unroll 1
+    for (int c0 = 0; c0 < CW1; c0 += P1W) {
+      float s[P1W / 8][4], dp[P1W / 8][4];
 #pragma unroll
-    for (int j = 0; j < CW1 / 8; ++j) {
-      const int ml = wm * CW1 + j * 8 + 2 * t4;  // local query column of e = 0
-      float P[4], ds[4];
+      for (int j = 0; j < P1W / 8; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int mlc = ml + (e & 1);
-        p_ds(p, s[j][e], dp[j][e], sL[st * BM + mlc], sD[st * BM + mlc], P[e], ds[e]);
-        if (partial) {
-          const int m = m0 + mlc, n = nr0 + (e >> 1) * 8;
-          bool vis = index_visible(p, m, n, Lq, Lk, off);
-          if (HAS_POS) vis = vis && kpos[e >> 1] <= sTok[st * 2 * BM + mlc];
-          if (HAS_SEG) vis = vis && kseg[e >> 1] >= 0 && kseg[e >> 1] == sTok[(st * 2 + 1) * BM + mlc];
-          if (!vis) P[e] = ds[e] = 0.f;
+        for (int e = 0; e < 4; ++e) s[j][e] = dp[j][e] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        u32 a[4], av[4];
+        ldsm_x4(kA[kk % 4] + (kk / 4) * 128, a[0], a[1], a[2], a[3]);
+        ldsm_x4(kA[kk % 4] + K2V + (kk / 4) * 128, av[0], av[1], av[2], av[3]);
+#pragma unroll
+        for (int jp = 0; jp < P1W / 16; ++jp) {
+          u32 b0, b1, b2, b3;
+          const u32 ad = qB[kk % 4] + so + (c0 + jp * 16) * ROWB + (kk / 4) * 128;
+          ldsm_x4(ad, b0, b1, b2, b3);
+          mma(s[2 * jp], a, b0, b1);
+          mma(s[2 * jp + 1], a, b2, b3);
+          ldsm_x4(ad + Q2O, b0, b1, b2, b3);
+          mma(dp[2 * jp], av, b0, b1);
+          mma(dp[2 * jp + 1], av, b2, b3);
         }
       }
 #pragma unroll
-      for (int hh = 0; hh < 2; ++hh) {
-        const int row = wn * 16 + g + hh * 8;
-        const u32 o = row * PROWB + (((ml >> 3) ^ (row & 7)) * 16) + t4 * 4;
-        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[2 * hh], P[2 * hh + 1])));
-        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[2 * hh], ds[2 * hh + 1])));
+      for (int j = 0; j < P1W / 8; ++j) {
+        const int ml = wm * CW1 + c0 + j * 8 + 2 * t4;  // local query column of e = 0
+        float P[4], ds[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int mlc = ml + (e & 1);
+          p_ds(p, s[j][e], dp[j][e], sL[st * BM + mlc], sD[st * BM + mlc], P[e], ds[e]);
+          if (partial) {
+            const int m = m0 + mlc, n = nr0 + (e >> 1) * 8;
+            bool vis = index_visible(p, m, n, Lq, Lk, off);
+            const int nl = n - n0;
+            if (HAS_POS) vis = vis && sKtok[nl] <= sTok[st * 2 * BM + mlc];
+            if (HAS_SEG) vis = vis && sKtok[BN + nl] >= 0 && sKtok[BN + nl] == sTok[(st * 2 + 1) * BM + mlc];
+            if (!vis) P[e] = ds[e] = 0.f;
+          }
+        }
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = wn * 16 + g + hh * 8;
+          const u32 o = row * PROWB + (((ml >> 3) ^ (row & 7)) * 16) + t4 * 4;
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[2 * hh], P[2 * hh + 1])));
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[2 * hh], ds[2 * hh + 1])));
+        }
       }
     }
     __syncthreads();  // P^T and dS^T complete
@@ -391,8 +401,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 #pragma unroll
         for (int j = 0; j < QCW / 8; ++j) {
           float *dst = qrow + cc * QCW + j * 8;
-          if (ok0) { red_add(dst, acc[j][0]); red_add(dst + 1, acc[j][1]); }
-          if (ok1) { red_add(dst + 8 * D, acc[j][2]); red_add(dst + 8 * D + 1, acc[j][3]); }
+          if (ok0) red_add2(dst, acc[j][0], acc[j][1]);
+          if (ok1) red_add2(dst + 8 * D, acc[j][2], acc[j][3]);
         }
       }
     }
