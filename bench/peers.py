@@ -684,7 +684,8 @@ def markdown(results, peers, header="", modes=("fwd",)):
                      "(O, LSE, gradients, scratch); for fa, its workspaces + its O, LSE, dq, dk, dv buffers + that "
                      "rise.")
     first = sections[0][1]
-    excl = [f"{r['shape']['name']} ({r['rows_without_keys']} of {r['shape']['Tq']})" for r in first if r["rows_without_keys"]]
+    excl = [f"{r['shape']['name']} ({r['rows_without_keys']} of {r['shape']['Tq']})" for r in first
+            if r["rows_without_keys"]]
     if excl:
         lines.append("Rows without keys excluded: " + ", ".join(excl) + ".")
     forced = [f"{p} on {r['shape']['name']}" + ("" if only_fwd(modes) else f" ({r.get('mode', 'fwd')})")
@@ -726,9 +727,12 @@ class Bench:
     def header(self):
         t = self.torch
         import triton
+        a = self.a
         return (f"# {t.cuda.get_device_name(self.dev)}; torch {t.__version__}, cuDNN {t.backends.cudnn.version()}, "
                 f"triton {triton.__version__}; fa {self.lib.version()} ({self.lib.path})\n"
-                f"# {self.lib.context_describe(self.ctx)}")
+                f"# {self.lib.context_describe(self.ctx)}"
+                + ("" if only_fwd(a.modes) else f"\n# modes {','.join(a.modes)}; fa backward: "
+                   + ("deterministic" if a.deterministic else "atomic dQ")))
 
     def flex(self):
         if self._flex is None and self._flex_err is None:
@@ -742,49 +746,73 @@ class Bench:
     def time(self, fn):
         return self.do_bench(fn, warmup=self.a.warmup, rep=self.a.rep, return_mode="median")
 
-    def run_shape(self, s, idx):
+    def peak_rise(self, fn):
+        """Bytes by which torch.cuda.max_memory_allocated() rises over one call of fn, above what
+        was allocated before it."""
+        torch = self.torch
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated(self.dev)
+        torch.cuda.reset_peak_memory_stats(self.dev)
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated(self.dev) - before
+
+    def run_shape(self, s, idx, mode="fwd"):
         torch = self.torch
         B, Tq, Tk, H, K, d = s["B"], s["Tq"], s["Tk"], s["H"], s["K"], s["d"]
-        desc = fa_desc(s)
+        bwd = mode == "fwdbwd"
+        desc = fa_desc(s, mode)
         counts = row_counts(s)
         pairs = visible_pairs(s)
-        work = 4.0 * B * H * d * pairs
-        r = dict(shape=s, pairs=pairs, rows_without_keys=sum(1 for c in counts if c == 0), fa={}, peers={},
+        work = 4.0 * B * H * d * pairs * WORK_FACTOR[mode]
+        r = dict(shape=s, mode=mode, pairs=pairs, rows_without_keys=sum(1 for c in counts if c == 0), fa={}, peers={},
                  fa_desc=desc_text(desc))
         g = torch.Generator(device=self.dev)
-        g.manual_seed(self.a.seed * 1000003 + idx)
+        g.manual_seed(self.a.seed * 1000003 + idx)  # every mode of a shape: the same q, k, v
         bf = torch.bfloat16
         q = torch.randn(B, Tq, H, d, device=self.dev, dtype=bf, generator=g)  # BSHD, contiguous
         k = torch.randn(B, Tk, K, d, device=self.dev, dtype=bf, generator=g)
         v = torch.randn(B, Tk, K, d, device=self.dev, dtype=bf, generator=g)
+        dout = torch.randn(B, Tq, H, d, device=self.dev, dtype=bf, generator=g) if bwd else None  # dO, o's layout
         rows = torch.tensor([c > 0 for c in counts], device=self.dev)
         all_rows = r["rows_without_keys"] == 0
-        o = self.run_fa(s, desc, q, k, v, work, r)
-        if o is not None:
+        fo = self.run_fa(s, desc, q, k, v, work, r, dout)
+        if fo is not None:
+            o = fo["o"]
             if not bool(torch.isfinite(o).all()):
                 r["fa"]["err"] = "fa wrote non-finite values (or left the NaN poison)"
             elif not all_rows and bool(o[:, ~rows].ne(0).any()):
                 r["fa"]["err"] = "fa's rows without keys are not 0"
+            if bwd and not r["fa"].get("err"):
+                bad = [n for n in ("dq", "dk", "dv") if not bool(torch.isfinite(fo[n]).all())]
+                if bad:
+                    r["fa"]["err"] = f"fa wrote non-finite {'/'.join(bad)} (or left the NaN poison)"
+                elif not all_rows and bool(fo["dq"][:, ~rows].ne(0).any()):
+                    r["fa"]["err"] = "fa's dq rows without keys are not 0"
+            del o
         for p in self.a.peers:
             try:
-                res = self.run_peer(p, s, q, k, v, o, rows, all_rows, work)
+                res = self.run_peer(p, s, q, k, v, fo, rows, all_rows, work, dout)
             except Exception as e:  # one peer's refusal is a result too
                 res = dict(err=short(e))
             if "tflops" in res and r["fa"].get("tflops"):
                 res["ratio"] = r["fa"]["tflops"] / res["tflops"]
             r["peers"][p] = res
             torch.cuda.empty_cache()
-        del q, k, v, o
+        del q, k, v, fo, dout
         torch.cuda.empty_cache()
         return r
 
-    def run_fa(self, s, desc, q, k, v, work, r):
+    def run_fa(self, s, desc, q, k, v, work, r, dout=None):
+        """Times fa_forward, or (dout given: fwdbwd) fa_forward then fa_backward. Returns fa's
+        outputs, dict(o=) or dict(o=, dq=, dk=, dv=), or None where fa failed (r["fa"]["err"])."""
         torch, lib = self.torch, self.lib
+        bwd = dout is not None
         plan = None
         try:
             p = lib.problem(s, desc)
             t0 = time.time()
-            plan = lib.plan_create(self.ctx, p)
+            plan = lib.plan_create(self.ctx, p, deterministic=bwd and self.a.deterministic)
             r["fa"]["plan_s"] = round(time.time() - t0, 2)
             r["fa"]["variant"] = lib.plan_variant(plan)
             print(f"  fa plan: {lib.plan_describe(plan)}", flush=True)
@@ -804,26 +832,62 @@ class Bench:
                 a.q_pos, a.k_pos = i32(desc["q_pos"]), i32(desc["k_pos"])
             if desc["features"] & FA_FEAT_SEGMENTS:
                 a.q_seg, a.k_seg = i32(desc["q_seg"]), i32(desc["k_seg"])
-            ws = lib.plan_workspace(plan)
+            ws, ws_bwd = lib.plan_workspace(plan)
             if ws:
                 wt = torch.empty(ws, dtype=torch.uint8, device=self.dev)
                 keep.append(wt)
                 a.workspace, a.workspace_bytes = wt.data_ptr(), ws
             a.stream = torch.cuda.current_stream(self.dev).cuda_stream
+            out = dict(o=o)
             fwd, pl, ap = lib.L.fa_forward, c_void_p(plan), ctypes.addressof(a)
+            if bwd:
+                lse = torch.empty(B, s["H"], s["Tq"], dtype=torch.float32, device=self.dev)  # [B, Hq, Tq] contiguous
+                a.lse = lse.data_ptr()
+                # The backward's arguments: a copy of the forward's (q, k, v, o, lse, mask arrays,
+                # stream), with the backward's own workspace, then dO and the gradients.
+                ba = FaBwdArgs()
+                lib.L.fa_bwd_args_init(ctypes.addressof(ba))
+                ba.fwd = a
+                wb = torch.empty(max(ws_bwd, 256), dtype=torch.uint8, device=self.dev)  # never NULL
+                if wb.data_ptr() % 256:
+                    raise RuntimeError(f"the backward's workspace {wb.data_ptr():#x} is not 256-byte aligned")
+                ba.fwd.workspace, ba.fwd.workspace_bytes = wb.data_ptr(), wb.numel()
+                keep += [lse, wb]
+                nan = float("nan")  # poison: fa must write every element of dq, dk, dv
+                out.update(dq=torch.full_like(q, nan), dk=torch.full_like(k, nan), dv=torch.full_like(v, nan))
+                ba.dout, ba.dq, ba.dk, ba.dv = (dout.data_ptr(), out["dq"].data_ptr(), out["dk"].data_ptr(),
+                                                out["dv"].data_ptr())
+                bwd_f, bp = lib.L.fa_backward, ctypes.addressof(ba)
 
-            def fn():
-                st = fwd(pl, ap)
-                if st:
-                    raise FaError(st, lib.errmsg(self.ctx))
+                def fn():
+                    st = fwd(pl, ap)
+                    if st:
+                        raise FaError(st, lib.errmsg(self.ctx))
+                    st = bwd_f(pl, bp)
+                    if st:
+                        raise FaError(st, lib.errmsg(self.ctx))
+            else:
+                def fn():
+                    st = fwd(pl, ap)
+                    if st:
+                        raise FaError(st, lib.errmsg(self.ctx))
 
             fn()
             torch.cuda.synchronize()
+            if bwd:
+                # fa allocates nothing per call: its extra memory is the workspaces and the
+                # buffers the caller holds for O, LSE, dq, dk, dv (a peer allocates those inside).
+                rise = self.peak_rise(fn)
+                held = sum(x.numel() * x.element_size() for x in (o, lse, out["dq"], out["dk"], out["dv"]))
+                r["fa"].update(workspace_mib=(ws + ws_bwd) / MIB, buffers_mib=held / MIB, rise_mib=rise / MIB,
+                               peak_mib=(ws + ws_bwd + held + rise) / MIB)
+                if self.a.deterministic:
+                    r["fa"]["deterministic"] = True
             ms = self.time(fn)
             torch.cuda.synchronize()
             r["fa"].update(ms=ms, tflops=work / ms / 1e9)
             del keep
-            return o
+            return out
         except Exception as e:
             r["fa"]["err"] = short(e)
             print(f"  fa: {r['fa']['err']}", flush=True)
@@ -833,7 +897,8 @@ class Bench:
                 lib.L.fa_plan_destroy(plan)
 
     def peer_fn(self, peer, s, qs, ks, vs, kernel_options=None):
-        """A callable on BHSD tensors, or raises ValueError(reason)."""
+        """A callable on BHSD tensors (qs, ks, vs unless others are passed), or raises
+        ValueError(reason)."""
         torch, F = self.torch, self.F
         scale, gqa = shape_scale(s), s["H"] != s["K"]
         if peer in ("flash", "cudnn"):
@@ -841,7 +906,8 @@ class Bench:
             if why:
                 raise ValueError(why)
             causal = s["causal"]
-            return lambda: F.scaled_dot_product_attention(qs, ks, vs, is_causal=causal, scale=scale, enable_gqa=gqa)
+            return lambda q_=qs, k_=ks, v_=vs: F.scaled_dot_product_attention(q_, k_, v_, is_causal=causal, scale=scale,
+                                                                              enable_gqa=gqa)
         if peer != "flex":
             raise ValueError(f"unknown peer {peer}")
         fx = self.flex()
@@ -881,11 +947,15 @@ class Bench:
         bm = create_block_mask(mask_mod, None, None, Tq, Tk, device=dev)
         score_mod = (lambda sc, b, h, qi, ki: cap * torch.tanh(sc / cap)) if cap else None
         ko = kernel_options or None
-        return lambda: flex(qs, ks, vs, score_mod=score_mod, block_mask=bm, scale=scale, enable_gqa=gqa,
-                            kernel_options=ko)
+        return lambda q_=qs, k_=ks, v_=vs: flex(q_, k_, v_, score_mod=score_mod, block_mask=bm, scale=scale,
+                                                 enable_gqa=gqa, kernel_options=ko)
 
-    def run_peer(self, peer, s, q, k, v, o, rows, all_rows, work):
+    def run_peer(self, peer, s, q, k, v, fo, rows, all_rows, work, dout=None):
+        """Times one peer on fa's inputs and compares it with fa's outputs fo (None: fa failed).
+        dout given (fwdbwd): the peer's f().backward(dO) on requires_grad inputs, as peer_bench.py."""
         torch = self.torch
+        bwd = dout is not None
+        o = fo["o"] if fo else None
         if peer == "flex":
             torch._dynamo.reset()  # a fresh compile per shape, as peer_bench.py
         ctxm = _null
@@ -898,6 +968,8 @@ class Bench:
         # copy: the copy only. best: both, the faster one counts.
         # FlexAttention: the layout stays; if the default kernel choice fails (its decoding
         # kernel for short Tq, say), the main kernel is forced once (FORCE_USE_FLEX_ATTENTION).
+        # fwdbwd: the gradients land in leaves of fa's layout (view: BSHD tensors sharing fa's
+        # inputs' memory, transposed inside each call) or of the copies (BHSD); dO likewise.
         layouts = ["copy"] if self.a.layout == "copy" else ["view", "copy"]
         if peer == "flex":
             lay = layouts[0]
@@ -913,40 +985,63 @@ class Bench:
             if kopt and peer == "flex":
                 torch._dynamo.reset()
             if layout == "view":
-                qs, ks, vs = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+                xs = [x.detach().requires_grad_(bwd) for x in (q, k, v)]
+                bhsd = lambda: [x.transpose(1, 2) for x in xs]
+                dos = dout.transpose(1, 2) if bwd else None
             else:
-                qs, ks, vs = (x.transpose(1, 2).contiguous() for x in (q, k, v))
+                xs = [x.transpose(1, 2).contiguous().requires_grad_(bwd) for x in (q, k, v)]
+                bhsd = lambda: xs
+                dos = dout.transpose(1, 2).contiguous() if bwd else None
+            qs, ks, vs = bhsd()
             try:
                 fn = self.peer_fn(peer, s, qs, ks, vs, kopt)
             except ValueError as e:  # the peer cannot express this mask
                 return dict(err=str(e))
+            if bwd:
+                call = lambda: fn(*bhsd())
+                step = lambda: call().backward(dos)
+            else:
+                call = step = fn
+            out = None
             try:
                 with ctxm():
                     t0 = time.time()
-                    out = fn()
+                    out = call()
+                    if bwd:
+                        out.backward(dos)
                     torch.cuda.synchronize()
                     res = dict(layout=layout, first_call_s=round(time.time() - t0, 2))
                     if kopt:
                         res["kernel_options"] = kopt
                     if o is not None:
                         res.update(compare(torch, o, out, rows, all_rows))
+                        if bwd:
+                            res.update(compare_grads(torch, fo, peer_grads(xs, layout), rows, all_rows))
+                            res["agree"] = res["agree"] and res["grad_agree"]
                     else:
                         res["note"] = "no fa output to compare"
-                    del out
-                    res["ms"] = self.time(fn)
+                    out = None
+                    if bwd:
+                        for x in xs:
+                            x.grad = None  # the measured call allocates the gradients, as a training step does
+                        res["peak_mib"] = self.peak_rise(step) / MIB
+                    res["ms"] = self.time(step)
             except Exception as e:
                 errs.append(f"{layout}{' ' + json.dumps(kopt) if kopt else ''}: {short(e)}")
                 torch.cuda.empty_cache()
                 continue
-            finally:
-                del qs, ks, vs
+            finally:  # drop the leaves and their gradients (fn holds qs, ks, vs) before the next layout
+                qs = ks = vs = xs = dos = fn = call = step = out = None
             if best is not None:  # best of two layouts: both must agree
-                res["agree"] = res.get("agree", True) and best.get("agree", True)
-                res["max_abs_diff"] = max(res.get("max_abs_diff", 0), best.get("max_abs_diff", 0))
-                res["rel_diff"] = max(res.get("rel_diff", 0), best.get("rel_diff", 0))
+                for key in DIFF_KEYS:
+                    if key in res or key in best:
+                        res[key] = max(res.get(key, 0), best.get(key, 0))
+                for key in ("agree", "grad_agree"):
+                    if key in res or key in best:
+                        res[key] = res.get(key, True) and best.get(key, True)
                 res["other_layout_ms"] = best["ms"]
                 if res["ms"] >= best["ms"]:
-                    best.update(agree=res["agree"], max_abs_diff=res["max_abs_diff"], rel_diff=res["rel_diff"],
+                    best.update({key: res[key] for key in DIFF_KEYS + ("agree", "grad_agree") if key in res},
                                 other_layout_ms=res["ms"])
                     res = best
             best = res
@@ -968,26 +1063,78 @@ class _null:
         return False
 
 
+DIFF_KEYS = ("max_abs_diff", "rel_diff", "dq_diff", "dk_diff", "dv_diff", "grad_rel_diff")
+
+
+def _max_diff(torch, x, y, rows=None):
+    """(max |x - y|, max |x|), batch row by batch row, over the rows (dim 1) that rows selects
+    (None: all); None where y is non-finite there. x and y have the same shape."""
+    md = mx = 0.0
+    for b in range(x.shape[0]):
+        xb, yb = (x[b], y[b]) if rows is None else (x[b][rows], y[b][rows])
+        if not bool(torch.isfinite(yb).all()):
+            return None
+        if xb.numel():
+            md = max(md, float((xb.float() - yb.float()).abs().max()))
+            mx = max(mx, float(xb.float().abs().max()))
+    return md, mx
+
+
 def compare(torch, o, out, rows, all_rows):
     """max |peer - fa| and max |fa| over the rows that see a key; o is BSHD, out BHSD."""
-    po = out.transpose(1, 2)
-    md, mx, nonfinite = 0.0, 0.0, False
-    for b in range(o.shape[0]):
-        x = o[b] if all_rows else o[b][rows]
-        y = po[b] if all_rows else po[b][rows]
-        if not bool(torch.isfinite(y).all()):
-            nonfinite = True
-            break
-        md = max(md, float((x.float() - y.float()).abs().max()))
-        mx = max(mx, float(x.float().abs().max()))
-    if nonfinite:
+    d = _max_diff(torch, o, out.transpose(1, 2), None if all_rows else rows)
+    if d is None:
         return dict(max_abs_diff=float("inf"), rel_diff=float("inf"), agree=False, note="non-finite peer output")
+    md, mx = d
     return dict(max_abs_diff=md, rel_diff=md / mx if mx else 0.0, agree=md <= TOL)
+
+
+def peer_grads(xs, layout):
+    """A peer's dq, dk, dv as BSHD tensors (views), from its leaves (BSHD for view, BHSD for copy)."""
+    g = [x.grad if x.grad is None or layout == "view" else x.grad.transpose(1, 2) for x in xs]
+    return dict(dq=g[0], dk=g[1], dv=g[2])
+
+
+def compare_grads(torch, fo, pg, rows, all_rows):
+    """fwdbwd: max |peer - fa| of dq, dk, dv (all BSHD), each within GRAD_RTOL x fa's max |grad|;
+    dq over the rows that see a key, dk and dv over every element. grad_rel_diff: the largest
+    of the three max differences over fa's max |grad|."""
+    res, rel, ok = {}, 0.0, True
+    for n in ("dq", "dk", "dv"):
+        if pg[n] is None:
+            return dict(res, grad_agree=False, grad_note=f"the peer left no {n}")
+        d = _max_diff(torch, fo[n], pg[n], rows if n == "dq" and not all_rows else None)
+        if d is None:
+            res[f"{n}_diff"] = float("inf")
+            return dict(res, grad_rel_diff=float("inf"), grad_agree=False, grad_note=f"non-finite peer {n}")
+        md, mx = d
+        res[f"{n}_diff"] = md
+        rel = max(rel, md / mx if mx else (0.0 if md == 0 else float("inf")))
+        ok = ok and md <= GRAD_RTOL * mx
+    res.update(grad_rel_diff=rel, grad_agree=ok)
+    return res
 
 
 def short(e):
     t = str(e).strip()
     return (t.splitlines()[0][:200] if t else type(e).__name__)
+
+
+def progress_line(r, peers, modes=("fwd",)):
+    fa = r["fa"]
+    mib = lambda x: f" {x['peak_mib']:.0f} MiB" if "peak_mib" in x else ""
+    line = "  " + ("" if only_fwd(modes) else f"{r.get('mode', 'fwd')} ")
+    line += f"fa {fa['ms']:.3f} ms {fa['tflops']:.0f} TFLOP/s{mib(fa)}" if "ms" in fa else f"fa – {fa.get('err')}"
+    for p in peers:
+        q = r["peers"].get(p, {})
+        if "ms" in q:
+            line += (f" | {p} {q['ms']:.3f} ms {q['tflops']:.0f}{mib(q)}"
+                     + (f" diff {q['max_abs_diff']:.2e}" if "max_abs_diff" in q else "")
+                     + (f" grad {q['grad_rel_diff']:.2e}" if "grad_rel_diff" in q else "")
+                     + (f" {'pass' if q['agree'] else 'FAIL'}" if "agree" in q else ""))
+        else:
+            line += f" | {p} – {q.get('err', '')[:60]}"
+    return line
 
 
 def run(a, shapes):
@@ -1001,32 +1148,26 @@ def run(a, shapes):
             why = validate(s)
             print(f"[{i + 1}/{len(shapes)}] {s['name']} B{s['B']} Tq{s['Tq']} Tk{s['Tk']} H{s['H']}/{s['K']} d{s['d']} "
                   f"{mask_text(s)}", flush=True)
-            if why:
-                r = dict(shape=s, pairs=0, rows_without_keys=0, fa=dict(err=why), peers={p: dict(err=why) for p in a.peers})
-            else:
-                r = b.run_shape(s, i)
-            results.append(r)
-            fa = r["fa"]
-            line = f"  fa {fa['ms']:.3f} ms {fa['tflops']:.0f} TFLOP/s" if "ms" in fa else f"  fa – {fa.get('err')}"
-            for p in a.peers:
-                q = r["peers"].get(p, {})
-                if "ms" in q:
-                    line += (f" | {p} {q['ms']:.3f} ms {q['tflops']:.0f}"
-                             + (f" diff {q['max_abs_diff']:.2e} {'pass' if q['agree'] else 'FAIL'}" if "agree" in q else ""))
+            for mode in a.modes:
+                if why:
+                    r = dict(shape=s, mode=mode, pairs=0, rows_without_keys=0, fa=dict(err=why),
+                             peers={p: dict(err=why) for p in a.peers})
                 else:
-                    line += f" | {p} – {q.get('err', '')[:60]}"
-            print(line, flush=True)
-            if jf:
-                jf.write(json.dumps(r) + "\n")
-                jf.flush()
-            write_outputs(a, results, a.peers, header)
+                    r = b.run_shape(s, i, mode)
+                results.append(r)
+                print(progress_line(r, a.peers, a.modes), flush=True)
+                if jf:
+                    jf.write(json_row(r, a.modes) + "\n")
+                    jf.flush()
+                write_outputs(a, results, a.peers, header, a.modes)
     finally:
         if jf:
             jf.close()
         b.lib.L.fa_context_destroy(b.ctx)
     print()
-    print(markdown(results, a.peers, header))
-    fails = [r["shape"]["name"] for r in results if agree_flag(r, a.peers).startswith("FAIL")]
+    print(markdown(results, a.peers, header, a.modes))
+    fails = [r["shape"]["name"] + ("" if only_fwd(a.modes) else f" ({r['mode']})")
+             for r in results if agree_flag(r, a.peers).startswith("FAIL")]
     if fails:
         print(f"disagreement on: {', '.join(fails)}")
     return 1 if fails else 0
@@ -1086,6 +1227,8 @@ def selftest_abi(ck, lib_path):
        == (40, 136, 156, 160), "fa_problem LP64 offsets")
     ck((FaFwdArgs.workspace_bytes.offset, FaFwdArgs.stream.offset, ctypes.sizeof(FaFwdArgs)) == (104, 112, 120),
        "fa_fwd_args LP64 offsets")
+    ck((FaBwdArgs.fwd.offset, FaBwdArgs.dout.offset, FaBwdArgs.dv.offset, ctypes.sizeof(FaBwdArgs))
+       == (8, 128, 152, 160), "fa_bwd_args LP64 offsets")
     # status names: the mirror's table against the library and the header
     names = [L.fa_status_name(i).decode() for i in range(len(FA_STATUS_NAMES) + 1)]
     ck(names[:-1] == ["FA_" + n for n in FA_STATUS_NAMES], "status names match fa_status_name", str(names))
@@ -1223,6 +1366,88 @@ def selftest_abi(ck, lib_path):
     vals = [getattr(fa_, n) for n, _ in FaFwdArgs._fields_[1:]]
     ck(fa_.struct_size == 120 and all(x in (None, 0) for x in vals), "fa_fwd_args_init", str(vals))
     ck(L.fa_forward(None, ctypes.addressof(fa_)) == ST["ERR_NULL_ARGUMENT"], "fa_forward(NULL plan)")
+    # fa_bwd_args_init zeroes every field and initialises the embedded fa_fwd_args
+    ba = FaBwdArgs()
+    ctypes.memset(ctypes.addressof(ba), 0xEF, ctypes.sizeof(ba))
+    L.fa_bwd_args_init(ctypes.addressof(ba))
+    vals = [getattr(ba, n) for n in ("dout", "dq", "dk", "dv")]
+    vals += [getattr(ba.fwd, n) for n, _ in FaFwdArgs._fields_[1:]]
+    ck(ba.struct_size == 160 and ba.fwd.struct_size == 120 and all(x in (None, 0) for x in vals), "fa_bwd_args_init",
+       str((ba.struct_size, ba.fwd.struct_size, vals)))
+    ck(L.fa_backward(None, ctypes.addressof(ba)) == ST["ERR_NULL_ARGUMENT"], "fa_backward(NULL plan)")
+    # run_fa's copy of the forward's arguments into the backward's: a copy, not a reference
+    fa_.q, fa_.lse, fa_.stream = 0x1000, 0x2000, 0x3000
+    ba.fwd = fa_
+    ba.fwd.workspace = 0x4000
+    ck((ba.fwd.q, ba.fwd.lse, ba.fwd.stream, ba.fwd.struct_size, fa_.workspace) == (0x1000, 0x2000, 0x3000, 120, None),
+       "fa_bwd_args.fwd = fa_fwd_args copies")
+
+
+def selftest_backward(ck, lib_path):
+    """fa_backward's argument checks through the FaBwdArgs mirror, on a plan of a compile-only
+    context (needs NVRTC to build the kernels, about 2 s; skipped without it). Every pointer is
+    a made-up address: a plan without a device checks its arguments and never launches."""
+    if not os.path.exists(lib_path):
+        return
+    lib = FaLib(lib_path, check=False)
+    L = lib.L
+    cx = lib.context_create(FA_DEVICE_NONE, flags=FA_CTX_NO_DISK_CACHE | FA_CTX_NO_TUNING_DB, arch=80)
+    plans = []
+    try:
+        s = shape(1, 64, 64, 2, 1, 64, True)
+        try:
+            plan = lib.plan_create(cx, lib.problem(s, fa_desc(s, "fwdbwd")))
+        except FaError as e:
+            print(f"SKIP fa_backward argument checks: no backward plan without a GPU here ({short(e)})")
+            return
+        plans.append(plan)
+        ws, ws_bwd = lib.plan_workspace(plan)
+        ck(ws_bwd > 0 and "atomic dQ" in lib.plan_describe(plan),
+           "an FA_FEAT_LSE plan has a backward and its workspace", f"{ws_bwd} {lib.plan_describe(plan)}")
+        det = lib.plan_create(cx, lib.problem(s, fa_desc(s, "fwdbwd")), deterministic=True)
+        plans.append(det)
+        ck("deterministic dQ" in lib.plan_describe(det) and lib.plan_workspace(det)[1] < ws_bwd,
+           "plan options' deterministic reaches the library", lib.plan_describe(det))
+        fwd_only = lib.plan_create(cx, lib.problem(s, fa_desc(s)))
+        plans.append(fwd_only)
+        ck(lib.plan_workspace(fwd_only)[1] == 0, "a plan without FA_FEAT_LSE has no backward workspace")
+        ba = FaBwdArgs()
+        L.fa_bwd_args_init(ctypes.addressof(ba))
+        st = L.fa_backward(fwd_only, ctypes.addressof(ba))
+        ck(st == ST["ERR_FEATURE"], "fa_backward refuses a plan without FA_FEAT_LSE", status_name(st))
+        wsp = 0x7f0000000000  # 256-byte aligned
+        full = dict(q=0x100000, k=0x200000, v=0x300000, o=0x400000, lse=0x500000, workspace=wsp,
+                    workspace_bytes=ws_bwd, dout=0x600000, dq=0x700000, dk=0x800000, dv=0x900000)
+
+        def bwd_with(**kw):
+            x = FaBwdArgs()
+            L.fa_bwd_args_init(ctypes.addressof(x))
+            for n, val in dict(full, **kw).items():
+                setattr(x.fwd if n in ("q", "k", "v", "o", "lse", "workspace", "workspace_bytes") else x, n, val)
+            st_ = L.fa_backward(plan, ctypes.addressof(x))
+            return st_, lib.errmsg(cx)
+
+        st, msg = bwd_with()
+        ck(st == ST["ERR_NO_DEVICE"], "fa_backward accepts the mirror's arguments (then has no device)",
+           f"{status_name(st)}: {msg}")
+        for field, val, want_st, word in (
+                ("q", None, "ERR_NULL_POINTER", "q is NULL"), ("o", 0x400008, "ERR_ALIGNMENT", "o (0x400008)"),
+                ("lse", None, "ERR_NULL_POINTER", "lse is NULL"), ("dout", None, "ERR_NULL_POINTER", "dout is NULL"),
+                ("dq", None, "ERR_NULL_POINTER", "dq is NULL"), ("dk", 0x800004, "ERR_ALIGNMENT", "dk (0x800004)"),
+                ("dv", None, "ERR_NULL_POINTER", "dv is NULL"), ("workspace", None, "ERR_WORKSPACE", "fwd.workspace"),
+                ("workspace_bytes", ws_bwd - 1, "ERR_WORKSPACE", f"workspace_bytes is {ws_bwd - 1}"),
+                ("workspace", wsp + 16, "ERR_ALIGNMENT", "256-byte")):
+            st, msg = bwd_with(**{field: val})
+            ck(st == ST[want_st] and word in msg, f"fa_backward sees fa_bwd_args {field}", f"{status_name(st)}: {msg}")
+        x = FaBwdArgs()
+        L.fa_bwd_args_init(ctypes.addressof(x))
+        x.struct_size += 8
+        st = L.fa_backward(plan, ctypes.addressof(x))
+        ck(st == ST["ERR_STRUCT_SIZE"], "fa_backward refuses a wrong struct_size", status_name(st))
+    finally:
+        for pl in plans:
+            L.fa_plan_destroy(pl)
+        L.fa_context_destroy(cx)
 
 
 
@@ -1270,10 +1495,11 @@ def selftest_grids(ck, lib_path):
         bad = []
         for ss in GRIDS.values():
             for s in ss():
-                p = lib.problem(s, fa_desc(s))
-                if lib.L.fa_problem_check(None, ctypes.addressof(p)):
-                    bad.append(f"{s['name']}: {lib.errmsg()}")
-        ck(not bad, "fa_problem_check accepts every grid shape", "; ".join(bad[:3]))
+                for mode in MODES:
+                    p = lib.problem(s, fa_desc(s, mode))
+                    if lib.L.fa_problem_check(None, ctypes.addressof(p)):
+                        bad.append(f"{s['name']} {mode}: {lib.errmsg()}")
+        ck(not bad, "fa_problem_check accepts every grid shape, both modes", "; ".join(bad[:3]))
     # --shapes files
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.jsonl")
@@ -1415,10 +1641,90 @@ def selftest_writers(ck):
         ck(rows[1]["flex_layout"] == "view+FORCE_USE_FLEX_ATTENTION", "csv notes forced flex", rows[1]["flex_layout"])
 
 
+def _fake_fwdbwd(r):
+    """A fwdbwd result of the same shape as the fwd result r."""
+    out = json.loads(json.dumps(r))
+    out.update(shape=r["shape"], mode="fwdbwd", fa_desc=desc_text(fa_desc(r["shape"], "fwdbwd")))
+    if "ms" in out["fa"]:
+        out["fa"].update(ms=5.0, tflops=315.0, peak_mib=1536.0, workspace_mib=36.5, buffers_mib=1499.5, rise_mib=0.0)
+    for p, q in out["peers"].items():
+        if "ms" in q:
+            q.update(peak_mib=2048.0, dq_diff=1e-3, dk_diff=2e-3, dv_diff=3e-3, grad_rel_diff=4e-3, grad_agree=True)
+    return out
+
+
+def selftest_modes(ck):
+    ck(parse_modes("fwd") == ("fwd",) and parse_modes("fwdbwd") == ("fwdbwd",)
+       and parse_modes("fwd,fwdbwd") == ("fwd", "fwdbwd"), "parse_modes")
+    accepted = []
+    for bad in ("", "bwd", "fwd,fwd", "fwd,bwd"):
+        try:
+            parse_modes(bad)
+            accepted.append(bad)
+        except ValueError:
+            pass
+    ck(not accepted, "parse_modes refuses unknown and repeated modes", str(accepted))
+    s = grid_gemma()[0]
+    f0, f1 = fa_desc(s)["features"], fa_desc(s, "fwdbwd")["features"]
+    ck(f1 == f0 | FA_FEAT_LSE and not f0 & FA_FEAT_LSE, "fwdbwd descriptors add FA_FEAT_LSE, fwd ones do not")
+    ck(desc_text(fa_desc(s, "fwdbwd")).endswith("features=POSITIONS|SEGMENTS|LSE"), "desc_text names LSE",
+       desc_text(fa_desc(s, "fwdbwd")))
+    ck(WORK_FACTOR == {"fwd": 1.0, "fwdbwd": 3.5}, "fwd+bwd counts 3.5 forwards, as peer_bench.py")
+    fwd = _fake_results()
+    for r in fwd:
+        r["mode"] = "fwd"
+    both = [x for r in fwd for x in (r, _fake_fwdbwd(r))]
+    peers = list(PEERS)
+    with tempfile.TemporaryDirectory() as tmp:
+        class A:
+            csv = os.path.join(tmp, "out.csv")
+            md = os.path.join(tmp, "out.md")
+        # --modes fwd: results that carry a mode write what a forward-only run always wrote
+        write_outputs(A, fwd, peers, "# h", ("fwd",))
+        one = (open(A.csv).read(), open(A.md).read())
+        plain = [{k: v for k, v in r.items() if k != "mode"} for r in fwd]
+        write_outputs(A, plain, peers, "# h")
+        ck(one == (open(A.csv).read(), open(A.md).read()), "--modes fwd outputs are the forward-only ones")
+        ck(json_row(fwd[0], ("fwd",)) == json.dumps(plain[0])
+           and '"mode": "fwdbwd"' in json_row(both[1], ("fwd", "fwdbwd")), "json rows: mode only where there are several")
+        write_outputs(A, both, peers, "# h", ("fwd", "fwdbwd"))
+        with open(A.csv, newline="") as f:
+            rows = list(csv.DictReader(f))
+        cols = csv_columns(peers, ("fwd", "fwdbwd"))
+        ck(list(rows[0]) == cols and cols[1] == "mode" and "fa_peak_mib" in cols and "flash_dq_diff" in cols,
+           "csv header with modes")
+        ck([r["mode"] for r in rows] == ["fwd", "fwdbwd", "fwd", "fwdbwd"], "csv: one row per shape and mode")
+        r = rows[1]
+        ck((r["fa_peak_mib"], r["fa_workspace_mib"], r["flash_peak_mib"], r["flash_dv_diff"], r["flash_grad_rel_diff"])
+           == ("1536.0", "36.5", "2048.0", "3.000e-03", "4.000e-03"), "csv fwdbwd fields", str(r))
+        ck(rows[0]["fa_peak_mib"] == "" and rows[0]["flash_dq_diff"] == "", "csv fwd rows leave fwdbwd fields empty")
+        ck(r["fa_desc"].endswith("features=LSE") and r["fa_over_flash"] == "1.333", "csv fwdbwd desc and ratio",
+           str((r["fa_desc"], r["fa_over_flash"])))
+        md = open(A.md).read().splitlines()
+        ck("### Forward" in md and "### Forward + backward" in md, "markdown: one section per mode")
+        fwd_md = one[1].splitlines()
+        fwd_table = [l for l in fwd_md if l.startswith("|")]
+        i = md.index("### Forward")
+        ck(md[i + 2:i + 2 + len(fwd_table)] == fwd_table, "markdown: the forward section is the forward-only table")
+        j = md.index("### Forward + backward")
+        bt = [l for l in md[j:] if l.startswith("|")]
+        ncol = 9 + 3 * len(peers) + 1
+        ck(len(bt) == 4 and all(l.count("|") == ncol + 1 for l in bt), "markdown fwdbwd table shape", "\n".join(bt))
+        ck("| 5.000 | 315 | 1536 | 225 | 1.33 | 2048 |" in bt[2], "markdown fwdbwd cells", bt[2])
+        ck(sum("Rows without keys excluded" in l for l in md) == 1, "markdown: excluded rows noted once")
+        ck(any("flex on pi0_train (fwdbwd)" in l for l in md), "markdown: forced flex names the mode")
+    line = progress_line(both[1], peers, ("fwd", "fwdbwd"))
+    ck(line.startswith("  fwdbwd fa 5.000 ms 315 TFLOP/s 1536 MiB | flash 2.000 ms 225 2048 MiB diff 3.00e-03 grad "
+                       "4.00e-03 pass"), "progress line fwdbwd", line)
+    ck(progress_line(fwd[0], peers).startswith("  fa 1.500 ms 300 TFLOP/s | flash 2.000 ms 225 diff 3.00e-03 pass"),
+       "progress line fwd", progress_line(fwd[0], peers))
+
+
 def selftest(lib_path):
     ck = Checker()
-    for part in (lambda: selftest_abi(ck, lib_path), lambda: selftest_grids(ck, lib_path),
-                 lambda: selftest_counts(ck), lambda: selftest_writers(ck)):
+    for part in (lambda: selftest_abi(ck, lib_path), lambda: selftest_backward(ck, lib_path),
+                 lambda: selftest_grids(ck, lib_path), lambda: selftest_counts(ck), lambda: selftest_writers(ck),
+                 lambda: selftest_modes(ck)):
         try:
             part()
         except Exception as e:  # a crash in one part is one failure, the rest still runs
@@ -1438,10 +1744,14 @@ def main(argv=None):
     ap.add_argument("--shapes", action="append", default=[], help="JSON-lines shape file (repeatable)")
     ap.add_argument("--filter", default="", help="keep shapes whose name contains this")
     ap.add_argument("--peers", default=",".join(PEERS), help="comma list of: flash, cudnn, flex")
+    ap.add_argument("--modes", default="fwd",
+                    help="comma list of: fwd (forward), fwdbwd (forward + backward) (default: %(default)s)")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="fwdbwd: fa's deterministic backward (fa_plan_options.deterministic = 1)")
     ap.add_argument("--lib", default=DEFAULT_LIB, help="libfa-runtime.so (default: %(default)s)")
     ap.add_argument("--csv", help="write the CSV of ratios here")
     ap.add_argument("--md", help="write the markdown table here")
-    ap.add_argument("--json", help="write one JSON object per shape here")
+    ap.add_argument("--json", help="write one JSON object per shape (and mode) here")
     ap.add_argument("--layout", choices=("view", "copy", "best"), default="view",
                     help="peers' BHSD inputs: transposed views of fa's BSHD tensors (copies if refused), "
                          "contiguous copies, or the faster of both (default: %(default)s)")
@@ -1463,6 +1773,10 @@ def main(argv=None):
     shapes = [s for s in shapes if a.filter in s["name"]]
     if not shapes:
         ap.error("give --grid or --shapes (and a --filter that keeps some)")
+    try:
+        a.modes = parse_modes(a.modes)
+    except ValueError as e:
+        ap.error(str(e))
     a.peers = [p for p in a.peers.split(",") if p]
     for p in a.peers:
         if p not in PEERS:
@@ -1480,7 +1794,9 @@ def main(argv=None):
             empty = sum(1 for c in row_counts(s) if c == 0)
             print(f"{s['name']:18} B{s['B']:<3} Tq{s['Tq']:<6} Tk{s['Tk']:<6} H{s['H']}/{s['K']:<3} d{s['d']:<4} "
                   f"{mask_text(s):28} | fa: {desc_text(fa_desc(s))} | pairs {pairs} "
-                  f"({4.0 * s['B'] * s['H'] * s['d'] * pairs / 1e12:.3f} TFLOP)"
+                  f"({4.0 * s['B'] * s['H'] * s['d'] * pairs / 1e12:.3f} TFLOP"
+                  + (f"; fwd+bwd {4.0 * WORK_FACTOR['fwdbwd'] * s['B'] * s['H'] * s['d'] * pairs / 1e12:.3f}"
+                     if "fwdbwd" in a.modes else "") + ")"
                   + (f", {empty} rows without keys" if empty else "")
                   + ("" if sdpa_reason(s) is None else f" | {sdpa_reason(s)}"))
         return 0
