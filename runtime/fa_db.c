@@ -422,3 +422,11 @@ int fa_db_vacuum_into(fa_db *db, const char *path, char *why, size_t n) {
   if (r != SQLITE_OK) snprintf(why, n, "VACUUM INTO %s: %s", path, sqlite3_errmsg(db->h));
   return r == SQLITE_OK ? 0 : -1;
 }
+
+void fa_db_bucket_bwd(fa_bucket *b) {
+  char e[sizeof b->exact];
+  memcpy(e, b->exact, sizeof e);
+  memcpy(b->exact, "bwd_", 4);
+  memcpy(b->exact + 4, e, sizeof e - 4);
+  b->exact[sizeof b->exact - 1] = 0;
+}

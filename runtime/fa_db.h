@@ -27,6 +27,8 @@ typedef struct fa_db_gpu {
 } fa_db_gpu;
 
 void fa_db_bucket_of(const fa_problem *p, fa_bucket *b);
+/* Turns a problem's bucket into its backward bucket ("bwd_" before the exact part). */
+void fa_db_bucket_bwd(fa_bucket *b);
 
 /* One file. mode: 0 read-only, 1 read-write (created and migrated if needed).
 ** Returns NULL and the reason in why for a missing, corrupt, foreign or

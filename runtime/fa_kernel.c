@@ -78,6 +78,9 @@ static fa_status load_module(fa_context *ctx, fa_kernel *k, const void *cubin) {
   for (int i = 1; names[i] && r == CUDA_SUCCESS; ++i) r = cu->cuModuleGetFunction(&k->aux[i - 1], k->mod, names[i]);
   if (r == CUDA_SUCCESS && k->info.smem > 48 * 1024)
     r = cu->cuFuncSetAttribute(k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k->info.smem);
+  /* All of L1 as shared memory, so two CTAs fit where their smem allows (the
+  ** backward's 115 KB d128 tiles: two per H100 SM, not one). */
+  if (r == CUDA_SUCCESS) r = cu->cuFuncSetAttribute(k->fn, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, 100);
   if (r == CUDA_SUCCESS && k->info.bwd && k->info.smem2 > 48 * 1024)
     r = cu->cuFuncSetAttribute(k->aux[FA_AUX_DQ], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k->info.smem2);
   if (r != CUDA_SUCCESS) {

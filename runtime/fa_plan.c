@@ -26,13 +26,7 @@ static fa_status choose(fa_context *ctx, const fa_problem *p, const char *forced
   } else {
     fa_bucket b;
     fa_db_bucket_of(p, &b);
-    if (bwd) { /* backward winners live in buckets of their own */
-      char e[sizeof b.exact];
-      memcpy(e, b.exact, sizeof e);
-      memcpy(b.exact, "bwd_", 4);
-      memcpy(b.exact + 4, e, sizeof e - 4);
-      b.exact[sizeof b.exact - 1] = 0;
-    }
+    if (bwd) fa_db_bucket_bwd(&b); /* backward winners live in buckets of their own */
     int tuned = fa_db_layers_lookup(&ctx->db, &ctx->gpu, &b, key, key_size, why, why_size);
     /* A database row is data from outside: use it only if it can serve. */
     if (tuned && fa_gen_fits(ctx, gen, key, &pr, ctx->arch) == FA_OK) {

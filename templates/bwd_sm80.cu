@@ -126,11 +126,11 @@ __device__ __forceinline__ void p_ds(const Params &p, float s, float dp, float l
     const float t = tanh_acc(s * p.cap_inv);
     x = p.cap_log2 * t;
     f = 1.f - t * t;
+    P = fast_exp2(x - lse2);
   } else {
-    x = s * p.scale_log2;
+    P = fast_exp2(fmaf(s, p.scale_log2, -lse2));  // one FFMA; lse2 = +inf gives 0
   }
-  P = fast_exp2(x - lse2);
-  ds = P * (dp - dsum) * f;
+  ds = HAS_SOFTCAP ? P * (dp - dsum) * f : P * (dp - dsum);
 }
 
 // Preprocessing, one warp per (batch, head, query) row: dsum = rowsum(dO * O),
@@ -334,10 +334,11 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       for (int j = 0; j < P1W / 8; ++j) {
         const int ml = wm * CW1 + c0 + j * 8 + 2 * t4;  // local query column of e = 0
         float P[4], ds[4];
+        const float2 l2 = *(const float2 *)(sL + st * BM + ml), d2 = *(const float2 *)(sD + st * BM + ml);
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int mlc = ml + (e & 1);
-          p_ds(p, s[j][e], dp[j][e], sL[st * BM + mlc], sD[st * BM + mlc], P[e], ds[e]);
+          p_ds(p, s[j][e], dp[j][e], e & 1 ? l2.y : l2.x, e & 1 ? d2.y : d2.x, P[e], ds[e]);
           if (partial) {
             const int m = m0 + mlc, n = nr0 + (e >> 1) * 8;
             bool vis = index_visible(p, m, n, Lq, Lk, off);

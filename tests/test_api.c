@@ -111,6 +111,70 @@ static void test_export_dir(void) {
   }
 }
 
+/* The backward's API on a compile-only context: its kernels load with the
+** plan when the problem keeps the LSE, the workspace is the caller's and is
+** checked, and every misuse has its status. */
+static void test_backward_cpu(fa_context *ctx, const fa_problem *p0) {
+  fa_problem p = *p0;
+  fa_plan *plan = NULL;
+  fa_plan_options po;
+  fa_plan_options_init(&po);
+  fa_bwd_args b;
+  fa_bwd_args_init(&b);
+  b.fwd.q = b.fwd.k = b.fwd.v = b.dout = (const void *)(uintptr_t)4096;
+  b.fwd.o = b.dq = b.dk = b.dv = (void *)(uintptr_t)4096;
+  b.fwd.lse = (float *)(uintptr_t)4096;
+  /* Without LSE: no backward, and a forced backward key is refused. */
+  fa_status s = fa_plan_create(ctx, &p, NULL, &plan);
+  CHECK(s == FA_OK && fa_backward(plan, &b) == FA_ERR_FEATURE && strstr(fa_errmsg(ctx), "FA_FEAT_LSE"),
+        "backward without LSE: %s", fa_errmsg(ctx));
+  fa_plan_destroy(plan);
+  po.variant_bwd = "bwd_sm80_d256_bf16_m64n64_w8_s2_g1";
+  CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_VARIANT, "variant_bwd without LSE");
+  p.features |= FA_FEAT_LSE;
+  po.variant_bwd = "fwd_sm80_d256_bf16_m64n64_w4_s2_g1";
+  CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_VARIANT && strstr(fa_errmsg(ctx), "bwd"),
+        "forward key as variant_bwd: %s", fa_errmsg(ctx));
+  for (int det = 0; det <= 1; ++det) {
+    po.variant_bwd = NULL;
+    po.deterministic = det;
+    s = fa_plan_create(ctx, &p, &po, &plan);
+    CHECK(s == FA_OK && strstr(fa_plan_describe(plan), "backward bwd_sm80_d256"), "backward plan: %s",
+          s == FA_OK ? fa_plan_describe(plan) : fa_errmsg(ctx));
+    if (s != FA_OK) continue;
+    CHECK(strstr(fa_plan_describe(plan), det ? "deterministic dQ" : "atomic dQ") != NULL, "mode: %s",
+          fa_plan_describe(plan));
+    size_t fwd = 1, bwd = 0;
+    const size_t rows = (size_t)p.batch * p.heads_q * p.seqlen_q;
+    CHECK(fa_plan_workspace(plan, &fwd, &bwd) == FA_OK && fwd == 0 && bwd >= rows * 8 + (det ? 0 : rows * 256 * 4),
+          "backward workspace %zu (deterministic %d)", bwd, det);
+    b.fwd.workspace = NULL;
+    CHECK(fa_backward(plan, &b) == FA_ERR_WORKSPACE && strstr(fa_errmsg(ctx), "workspace"), "no workspace: %s",
+          fa_errmsg(ctx));
+    b.fwd.workspace = (void *)(uintptr_t)65536;
+    b.fwd.workspace_bytes = bwd - 1;
+    CHECK(fa_backward(plan, &b) == FA_ERR_WORKSPACE, "short workspace");
+    b.fwd.workspace_bytes = bwd;
+    b.fwd.workspace = (void *)(uintptr_t)(65536 + 16);
+    CHECK(fa_backward(plan, &b) == FA_ERR_ALIGNMENT, "workspace not 256-byte aligned");
+    b.fwd.workspace = (void *)(uintptr_t)65536;
+    b.dk = NULL;
+    CHECK(fa_backward(plan, &b) == FA_ERR_NULL_POINTER && strstr(fa_errmsg(ctx), "dk"), "NULL dk");
+    b.dk = (void *)(uintptr_t)4104;
+    CHECK(fa_backward(plan, &b) == FA_ERR_ALIGNMENT, "misaligned dk");
+    b.dk = (void *)(uintptr_t)4096;
+    b.fwd.lse = NULL;
+    CHECK(fa_backward(plan, &b) == FA_ERR_NULL_POINTER, "NULL lse");
+    b.fwd.lse = (float *)(uintptr_t)4096;
+    b.struct_size = 8;
+    CHECK(fa_backward(plan, &b) == FA_ERR_STRUCT_SIZE, "bad struct_size");
+    b.struct_size = sizeof b;
+    CHECK(fa_backward(plan, &b) == FA_ERR_NO_DEVICE, "backward without a device: %s", fa_errmsg(ctx));
+    CHECK(fa_backward(plan, NULL) == FA_ERR_NULL_ARGUMENT && fa_backward(NULL, &b) == FA_ERR_NULL_ARGUMENT, "NULLs");
+    fa_plan_destroy(plan);
+  }
+}
+
 static void test_cpu(void) {
   setenv("FA_NO_DRIVER", "1", 1);
   fa_context *ctx = (fa_context *)1;
@@ -192,6 +256,7 @@ static void test_cpu(void) {
     po.kv_splits = -1;
     CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_SIZE && strstr(fa_errmsg(ctx), "kv_splits"), "bad kv_splits");
     po.kv_splits = 0;
+    test_backward_cpu(ctx, &p);
   } else {
     printf("(NVRTC absent here: %s; compile-only plan not checked)\n", why);
   }
@@ -263,6 +328,85 @@ static void gpu_case(fa_context *ctx, const char *name, fa_problem *p) {
   }
   cu->cuMemFree(dq); cu->cuMemFree(dk); cu->cuMemFree(dv); cu->cuMemFree(dout);
   free(hq); free(hk); free(hv); free(ho); free(q); free(k); free(v); free(ro);
+}
+
+/* Forward then backward through the public API, as a training step would:
+** gradients against the fp64 reference (loose bound; fa-tune verify applies
+** the 2x rule), deterministic mode bitwise identical across two calls. */
+static void gpu_bwd_case(fa_context *ctx, const char *name, fa_problem *p0) {
+  fa_problem pp = *p0;
+  fa_problem *p = &pp;
+  p->features |= FA_FEAT_LSE;
+  const size_t nq = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
+  const size_t nk = (size_t)p->batch * p->seqlen_k * p->heads_kv * p->head_dim;
+  const size_t n[4] = {nq, nk, nk, nq};  /* q, k, v, dO */
+  uint16_t *h[4], *g[3][2];
+  double *x[4], *r[3];
+  unsigned st = 777;
+  for (int t = 0; t < 4; ++t) {
+    h[t] = malloc(n[t] * 2);
+    x[t] = malloc(n[t] * 8);
+    for (size_t i = 0; i < n[t]; ++i) {
+      st = st * 1103515245u + 12345u;
+      h[t][i] = to_bf16(((st >> 8) % 2001) / 1000.0 - 1);
+      x[t][i] = from_bf16(h[t][i]);
+    }
+  }
+  for (int t = 0; t < 3; ++t) {
+    r[t] = calloc(n[t], 8);
+    g[t][0] = malloc(n[t] * 2);
+    g[t][1] = malloc(n[t] * 2);
+  }
+  fa_ref_backward(p, NULL, x[0], x[1], x[2], x[3], r[0], r[1], r[2]);
+  CUdeviceptr d[4], dg[3], o, lse, ws = 0;
+  for (int t = 0; t < 4; ++t) { cu->cuMemAlloc(&d[t], n[t] * 2); cu->cuMemcpyHtoD(d[t], h[t], n[t] * 2); }
+  for (int t = 0; t < 3; ++t) cu->cuMemAlloc(&dg[t], n[t] * 2);
+  cu->cuMemAlloc(&o, nq * 2);
+  cu->cuMemAlloc(&lse, (size_t)p->batch * p->heads_q * p->seqlen_q * 4);
+  fa_plan_options po;
+  fa_plan_options_init(&po);
+  po.deterministic = 1;
+  fa_plan *plan;
+  fa_status s = fa_plan_create(ctx, p, &po, &plan);
+  CHECK(s == FA_OK, "%s: backward plan: %s", name, fa_errmsg(ctx));
+  if (s == FA_OK) {
+    size_t need = 0;
+    fa_plan_workspace(plan, NULL, &need);
+    cu->cuMemAlloc(&ws, need);
+    fa_bwd_args b;
+    fa_bwd_args_init(&b);
+    b.fwd.q = (void *)d[0]; b.fwd.k = (void *)d[1]; b.fwd.v = (void *)d[2];
+    b.fwd.o = (void *)o; b.fwd.lse = (float *)lse;
+    b.dout = (void *)d[3]; b.dq = (void *)dg[0]; b.dk = (void *)dg[1]; b.dv = (void *)dg[2];
+    fa_fwd_args fa = b.fwd;
+    b.fwd.workspace = (void *)ws;
+    b.fwd.workspace_bytes = need;
+    for (int run = 0; run < 2; ++run) {
+      for (int t = 0; t < 3; ++t) cu->cuMemsetD8(dg[t], 0xff, n[t] * 2);
+      s = fa_forward(plan, &fa);
+      if (s == FA_OK) s = fa_backward(plan, &b);
+      CHECK(s == FA_OK && cu->cuCtxSynchronize() == CUDA_SUCCESS, "%s: backward: %s", name, fa_errmsg(ctx));
+      for (int t = 0; t < 3; ++t) cu->cuMemcpyDtoH(g[t][run], dg[t], n[t] * 2);
+    }
+    for (int t = 0; t < 3; ++t) {
+      double err = 0, mx = 0;
+      int nan = 0;
+      for (size_t i = 0; i < n[t]; ++i) {
+        const double v = from_bf16(g[t][0][i]);
+        if (isnan(v)) nan++;
+        else err = fmax(err, fabs(v - r[t][i]));
+        mx = fmax(mx, fabs(r[t][i]));
+      }
+      CHECK(nan == 0 && err <= 3e-2 * (1 + mx), "%s: d%c max error %.3g (max %.3g), %d NaN/unwritten", name, "qkv"[t],
+            err, mx, nan);
+      CHECK(!memcmp(g[t][0], g[t][1], n[t] * 2), "%s: d%c differs between two deterministic runs", name, "qkv"[t]);
+    }
+    fa_plan_destroy(plan);
+  }
+  for (int t = 0; t < 4; ++t) { cu->cuMemFree(d[t]); free(h[t]); free(x[t]); }
+  for (int t = 0; t < 3; ++t) { cu->cuMemFree(dg[t]); free(r[t]); free(g[t][0]); free(g[t][1]); }
+  cu->cuMemFree(o); cu->cuMemFree(lse);
+  if (ws) cu->cuMemFree(ws);
 }
 
 typedef struct run_job {
@@ -349,6 +493,12 @@ static int test_gpu(void) {
   p.softcap = 20.f;
   p.window_left = 10;
   gpu_case(ctx, "softcap_window_d64", &p);
+  gpu_bwd_case(ctx, "bwd_softcap_window_d64", &p);
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 131, 131, 4, 2, 128);
+  p.causal = 1;
+  gpu_bwd_case(ctx, "bwd_gqa_causal_131", &p);
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BHSD, 1, 150, 203, 8, 1, 256);
+  gpu_bwd_case(ctx, "bwd_mqa_d256_bhsd", &p);
   fa_context_destroy(ctx);
   cu->cuDevicePrimaryCtxRelease(dev);
   return finish();

@@ -65,6 +65,18 @@ struct fa_launch_info;
 int tune_verify_bwd(fa_context *ctx, struct fa_gen *gen, const struct fa_nvrtc *nv, char **keys,
                     const struct fa_launch_info *info, int nkeys, int quiet, int *runs, int *ok, int *bad);
 
+/* The tuner's correctness bar for backward candidates: random inputs of shape s
+** (keep it small: the unfused backward's scratch is quadratic) with the unfused
+** backward's gradients. check returns max |fa - unfused| / (1 + max |unfused|)
+** over dQ, dK, dV (INFINITY if the run fails or gives NaN). */
+typedef struct tune_bwd_case tune_bwd_case;
+tune_bwd_case *tune_bwd_case_new(struct fa_gen *gen, const struct fa_nvrtc *nv, int arch, const tune_shape *s,
+                                 uint64_t seed);
+double tune_bwd_case_check(tune_bwd_case *t, fa_context *ctx, const char *key);
+void tune_bwd_case_free(tune_bwd_case *t);
+/* Median milliseconds of fa_forward then fa_backward, L2 flushed before each pair; -1 on failure. */
+float tune_time_fwdbwd(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps);
+
 /* Commands. Each returns the process exit code. */
 int tune_cmd_compile(int argc, char **argv);
 int tune_cmd_verify(int argc, char **argv);

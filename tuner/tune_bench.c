@@ -48,7 +48,7 @@ float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int
 }
 
 /* Median milliseconds of forward + backward (L2 flushed before each pair); -1 on failure. */
-static float time_fwdbwd(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps) {
+float tune_time_fwdbwd(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps) {
   CUevent e0, e1;
   float t[64], ms = -1;
   if (reps > 64) reps = 64;
@@ -209,7 +209,7 @@ int tune_cmd_bench(int argc, char **argv) {
         }
         ba.fwd.workspace = (void *)(uintptr_t)ws;
         ba.fwd.workspace_bytes = ws_bytes;
-        ms = time_fwdbwd(plan, &a, &ba, flush, reps);
+        ms = tune_time_fwdbwd(plan, &a, &ba, flush, reps);
       } else {
         ms = tune_time_plan(plan, &a, flush, reps);
       }

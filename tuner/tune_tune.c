@@ -98,7 +98,7 @@ static double check_against(const tune_data *d, const uint16_t *ref, uint16_t *b
 }
 
 typedef struct tune_opts {
-  int device, dry_run, all_reps;
+  int device, dry_run, all_reps, bwd;
   double budget_s;
   const char *db_path, *ship_path, *grid;
 } tune_opts;
@@ -107,13 +107,13 @@ typedef struct tune_opts {
 ** features, one kv group of heads, batch 1, and lengths capped where the
 ** unfused baseline would take too long. Correctness does not depend on the
 ** batch or head count; every mask rule is kept. */
-static void check_shape_of(const tune_shape *s, tune_shape *c) {
+static void check_shape_of(const tune_shape *s, tune_shape *c, int cap) {
   *c = *s;
   const fa_problem *p = &s->p;
   int tq = p->seqlen_q, tk = p->seqlen_k;
   const int tok = (p->features & (FA_FEAT_POSITIONS | FA_FEAT_SEGMENTS)) != 0;
-  if (!tok && (int64_t)tq * tk > 4096 * 4096) {
-    tk = tk > 4096 ? 4096 : tk;
+  if (!tok && (int64_t)tq * tk > (int64_t)cap * cap) {
+    tk = tk > cap ? cap : tk;
     tq = tq > tk ? tk : tq;
   }
   fa_problem_init(&c->p, p->dtype, FA_LAYOUT_BSHD, 1, tq, tk, p->heads_q / p->heads_kv, 1, p->head_dim);
@@ -130,7 +130,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
   tune_data d, cd;
   tune_shape cs;
   const fa_problem *p = &s->p;
-  check_shape_of(s, &cs);
+  check_shape_of(s, &cs, 4096);
   if (tune_data_make(&d, s, 99, 2) || tune_data_make(&cd, &cs, 98, 2)) {
     tune_data_free(&d);
     tune_data_free(&cd);
@@ -203,6 +203,92 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
   return 0;
 }
 
+/* The backward of one shape: every backward variant that fits, after the
+** plan's forward (the same for every candidate), checked against the unfused
+** backward on a small problem of the same kind (a wrong kernel never wins),
+** timed as forward + backward, the winner in the shape's "bwd_" bucket. */
+static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_shape *s0, char **keys, int nkeys,
+                          CUdeviceptr flush, double *speed_tuned, result *all, int *nall) {
+  tune_shape s = *s0, cs;
+  s.p.features |= FA_FEAT_LSE;
+  check_shape_of(&s, &cs, 1024);  /* the unfused backward keeps [Hq, Tq, Tk] scores */
+  const fa_problem *p = &s.p;
+  tune_bwd_case *chk = tune_bwd_case_new(gen, ctx->nvrtc, ctx->arch, &cs, 97);
+  if (!chk) printf("  (no unfused backward for %s: candidates unchecked)\n", s.name);
+  tune_data d;
+  CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0;
+  size_t ws_bytes = 0;
+  int rc = -1;
+  if (tune_data_make(&d, &s, 99, 2) || tune_cu->cuMemAlloc(&gq, d.nq * 2) || tune_cu->cuMemAlloc(&gk, d.nk * 2) ||
+      tune_cu->cuMemAlloc(&gv, d.nv * 2))
+    goto done;
+  fa_fwd_args a;
+  tune_data_args(&d, &a);
+  fa_bwd_args ba;
+  fa_bwd_args_init(&ba);
+  ba.fwd = a;
+  ba.dout = (const void *)(uintptr_t)d.dq;  /* random values of dO's shape */
+  ba.dq = (void *)(uintptr_t)gq; ba.dk = (void *)(uintptr_t)gk; ba.dv = (void *)(uintptr_t)gv;
+  fa_bucket b;
+  fa_db_bucket_of(p, &b);
+  fa_db_bucket_bwd(&b);
+  fa_gen_problem pr;
+  fa_gen_problem_from(p, &pr);
+  pr.bwd = 1;
+  const double work = 3.5 * 4.0 * p->heads_q * p->head_dim * (double)tune_visible_pairs(&s);
+  result res[MAX_CAND];
+  int nres = 0;
+  for (int pass = 0; pass < 2; ++pass) {  /* all candidates quickly, then the leaders longer */
+    const int n = pass ? (nres < LEADERS ? nres : LEADERS) : nkeys;
+    for (int k = 0; k < n && (pass || nres < MAX_CAND); ++k) {
+      const char *key = pass ? res[k].key : keys[k];
+      if (!pass && fa_gen_fits(NULL, gen, key, &pr, ctx->arch) != FA_OK) continue;
+      if (!pass && chk) {
+        const double err = tune_bwd_case_check(chk, ctx, key);
+        if (!(err <= 0.05)) {
+          printf("  %s: REJECTED, gradients differ from the unfused backward (%.3g)\n", key, err);
+          continue;
+        }
+      }
+      fa_plan_options po;
+      fa_plan_options_init(&po);
+      po.variant_bwd = key;
+      fa_plan *plan;
+      if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) { printf("  %s: %s\n", key, fa_errmsg(ctx)); continue; }
+      size_t need = 0;
+      fa_plan_workspace(plan, NULL, &need);
+      if (need > ws_bytes) {
+        if (ws) tune_cu->cuMemFree(ws);
+        ws = 0;
+        ws_bytes = tune_cu->cuMemAlloc(&ws, need) ? 0 : need;
+      }
+      ba.fwd.workspace = (void *)(uintptr_t)ws;
+      ba.fwd.workspace_bytes = ws_bytes;
+      const int reps = pass ? FINAL_REPS : QUICK_REPS;
+      const float ms = tune_time_fwdbwd(plan, &a, &ba, flush, reps);
+      fa_plan_destroy(plan);
+      if (ms <= 0) continue;
+      fa_db_add_measurement(db, &ctx->gpu, &b, key, s.name, ms, 0, reps, work / ms / 1e9);
+      if (pass) res[k].ms = ms;
+      else { snprintf(res[nres].key, sizeof res[nres].key, "%.159s", key); res[nres++].ms = ms; }
+    }
+    if (!nres) goto done;
+    qsort(res, (size_t)(pass ? (nres < LEADERS ? nres : LEADERS) : nres), sizeof *res, cmp_result);
+  }
+  fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9);
+  *speed_tuned = res[0].ms;
+  for (int i = 0; i < nres; ++i) all[(*nall)++] = res[i];
+  rc = 0;
+done:
+  if (rc) printf("  %s: no backward candidate ran\n", s.name);
+  CUdeviceptr bufs[] = {gq, gk, gv, ws};
+  for (int i = 0; i < 4; ++i)
+    if (bufs[i]) tune_cu->cuMemFree(bufs[i]);
+  tune_data_free(&d);
+  tune_bwd_case_free(chk);
+  return rc;
+}
+
 /* ---- the geometric-mean gain of tuning over the best single fixed variant ---- */
 
 typedef struct shape_times {
@@ -212,7 +298,7 @@ typedef struct shape_times {
   char exact[96];
 } shape_times;
 
-static void report_gain(shape_times *st, int ns) {
+static void report_gain(shape_times *st, int ns, const char *what) {
   /* Per exact class (head_dim, dtype, GQA, features), the one variant with
   ** the best geometric mean over the class's shapes, against the tuned choice. */
   double log_sum = 0;
@@ -244,8 +330,8 @@ static void report_gain(shape_times *st, int ns) {
     log_sum += best_fixed;
     counted += m;
   }
-  if (counted) printf("fa-tune: geometric-mean speedup of tuned selection over the best fixed variant per class: %.3fx (%d shapes)\n",
-                      exp(log_sum / counted), counted);
+  if (counted) printf("fa-tune: %s: geometric-mean speedup of tuned selection over the best fixed variant per class: %.3fx (%d shapes)\n",
+                      what, exp(log_sum / counted), counted);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -275,7 +361,7 @@ int tune_parse_shape(const char *spec, tune_shape *s) {
 static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int device);
 
 int tune_cmd_tune(int argc, char **argv) {
-  tune_opts o = {0, 0, 0, 0, NULL, NULL, "default"};
+  tune_opts o = {0, 0, 0, 1, 0, NULL, NULL, "default"};
   static tune_shape shapes[MAX_GRID];
   int ns = 0, all_gpus = 0, grid_given = 0;
   for (int i = 0; i < argc; ++i) {
@@ -286,6 +372,7 @@ int tune_cmd_tune(int argc, char **argv) {
     else if (!strcmp(a, "--db") && v) { o.db_path = v; ++i; }
     else if (!strcmp(a, "--ship") && v) { o.ship_path = v; ++i; }
     else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
+    else if (!strcmp(a, "--no-bwd")) o.bwd = 0;
     else if (!strcmp(a, "--shape") && v) {
       if (ns >= MAX_GRID || tune_parse_shape(v, &shapes[ns])) { fprintf(stderr, "fa-tune: bad --shape '%s' (%s)\n", v, fa_errmsg(NULL)); return 2; }
       ns++; ++i;
@@ -356,7 +443,10 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
   fa_gen *gen;
   char **keys;
   int nkeys;
-  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, "fwd_", ctx->arch, &keys, &nkeys)  /* backward variants are not tuned yet */) {
+  char **bkeys = NULL;
+  int nbkeys = 0;
+  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, "", ctx->arch, &keys, &nkeys) ||
+      fa_gen_list(NULL, gen, "bwd_", ctx->arch, &bkeys, &nbkeys)) {
     fprintf(stderr, "fa-tune: %s\n", fa_errmsg(NULL));
     return 1;
   }
@@ -391,7 +481,7 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
   CUdeviceptr flush;
   if (tune_cu->cuMemAlloc(&flush, TUNE_FLUSH_BYTES)) { fprintf(stderr, "fa-tune: no memory for the L2 flush\n"); return 1; }
   signal(SIGINT, on_sigint);
-  shape_times *st = calloc((size_t)ns, sizeof *st);
+  shape_times *st = calloc((size_t)ns, sizeof *st), *stb = calloc((size_t)ns, sizeof *stb);
   int isatty_out = isatty(1), done = 0, skipped = 0, failed = 0;
   const double t0 = now_s();
   for (int i = 0; i < ns && !interrupted; ++i) {
@@ -400,26 +490,37 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     snprintf(st[i].exact, sizeof st[i].exact, "%s", b.exact);
     double el = now_s() - t0;
     if (o.budget_s > 0 && el > o.budget_s) { printf("fa-tune: budget of %.0f min reached\n", o.budget_s / 60); break; }
-    if (fa_db_has_winner(db, &ctx->gpu, &b)) { skipped++; continue; }
+    fa_bucket bb = b;
+    fa_db_bucket_bwd(&bb);
+    snprintf(stb[i].exact, sizeof stb[i].exact, "%s", bb.exact);
+    const int need_fwd = !fa_db_has_winner(db, &ctx->gpu, &b);
+    const int need_bwd = o.bwd && !fa_db_has_winner(db, &ctx->gpu, &bb);
+    if (!need_fwd && !need_bwd) { skipped++; continue; }
     double eta = done ? el / done * (ns - i - skipped) : 0;
     printf(isatty_out ? "\r[%d/%d] %-18s B%d T%d %s  %.0fs elapsed, ETA %.0fs   " : "[%d/%d] %s B%d T%d %s (%.0fs elapsed, ETA %.0fs)\n",
            i + 1, ns, shapes[i].name, shapes[i].p.batch, shapes[i].p.seqlen_q, b.exact, el, eta);
     fflush(stdout);
-    int n = 0;
-    if (tune_shape_one(ctx, gen, db, &shapes[i], keys, nkeys, flush, &st[i].tuned, st[i].r, &n)) failed++;
+    int n = 0, nb = 0;
+    if (need_fwd && tune_shape_one(ctx, gen, db, &shapes[i], keys, nkeys, flush, &st[i].tuned, st[i].r, &n)) failed++;
+    if (need_bwd && tune_shape_bwd(ctx, gen, db, &shapes[i], bkeys, nbkeys, flush, &stb[i].tuned, stb[i].r, &nb))
+      failed++;
     st[i].n = n;
+    stb[i].n = nb;
     done++;
   }
   if (isatty_out) printf("\n");
   for (int i = 0; i < nth; ++i) pthread_join(th[i], NULL);
   printf("fa-tune: %d shapes tuned, %d already in the database, %d failed, in %.0f s%s\n", done, skipped, failed,
          now_s() - t0, interrupted ? " (interrupted: re-run to resume)" : "");
-  report_gain(st, ns);
+  report_gain(st, ns, "forward");
+  if (o.bwd) report_gain(stb, ns, "forward+backward");
   if (o.ship_path) {
     if (fa_db_vacuum_into(db, o.ship_path, why, sizeof why)) fprintf(stderr, "fa-tune: %s\n", why);
     else printf("fa-tune: wrote %s\n", o.ship_path);
   }
   free(st);
+  free(stb);
+  fa_gen_free_list(bkeys, nbkeys);
   tune_cu->cuMemFree(flush);
   fa_db_close(db);
   fa_gen_free_list(keys, nkeys);

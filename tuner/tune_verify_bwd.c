@@ -225,7 +225,7 @@ static int grads_equal(const grads *a, const grads *b, const tune_data *d) {
   return !memcmp(a->dq, b->dq, d->nq * 8) && !memcmp(a->dk, b->dk, d->nk * 8) && !memcmp(a->dv, b->dv, d->nv * 8);
 }
 
-static int case_make(bcase *c, const tune_shape *s, uint64_t seed) {
+static int case_make(bcase *c, const tune_shape *s, uint64_t seed, int with_ref) {
   memset(c, 0, sizeof *c);
   c->shape = *s;
   if (tune_data_make(&c->data, &c->shape, seed, 1)) return -1;
@@ -242,7 +242,7 @@ static int case_make(bcase *c, const tune_shape *s, uint64_t seed) {
   if (tune_upload16(&c->g_dout, c->dout, d->no, t) || tune_cu->cuMemAlloc(&c->g_dq, d->nq * 2) ||
       tune_cu->cuMemAlloc(&c->g_dk, d->nk * 2) || tune_cu->cuMemAlloc(&c->g_dv, d->nv * 2))
     return -1;
-  reference(c);
+  if (with_ref) reference(c);
   return 0;
 }
 
@@ -272,7 +272,7 @@ int tune_verify_bwd(fa_context *ctx, fa_gen *gen, const fa_nvrtc *nv, char **key
     if (!cases || unfused_load(gen, nv, ctx->arch, sig.bf16)) return -1;
     for (int c = 0; c < nc; ++c) {
       grads g;
-      if (case_make(&cases[c], &shapes[c], 2000 + c) || grads_alloc(&g, &cases[c].data)) {
+      if (case_make(&cases[c], &shapes[c], 2000 + c, 1) || grads_alloc(&g, &cases[c].data)) {
         fprintf(stderr, "out of memory\n");
         return -1;
       }
@@ -330,4 +330,51 @@ int tune_verify_bwd(fa_context *ctx, fa_gen *gen, const fa_nvrtc *nv, char **key
   }
   free(done);
   return 0;
+}
+
+/* ---- the tuner's check: a candidate against the unfused backward ---- */
+
+struct tune_bwd_case {
+  bcase c;
+  grads unfused;
+};
+
+tune_bwd_case *tune_bwd_case_new(fa_gen *gen, const fa_nvrtc *nv, int arch, const tune_shape *s, uint64_t seed) {
+  tune_bwd_case *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  if (unfused_load(gen, nv, arch, s->p.dtype == FA_DTYPE_BF16) || case_make(&t->c, s, seed, 0) ||
+      grads_alloc(&t->unfused, &t->c.data) || poison(&t->c) || unfused_run(&t->c) || download(&t->c, &t->unfused)) {
+    tune_bwd_case_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+double tune_bwd_case_check(tune_bwd_case *t, fa_context *ctx, const char *key) {
+  grads g;
+  char why[512];
+  if (grads_alloc(&g, &t->c.data) || run_fa(ctx, key, 0, 0, &t->c, &g, why, sizeof why)) {
+    grads_free(&g);
+    return INFINITY;
+  }
+  const size_t n[3] = {t->c.data.nq, t->c.data.nk, t->c.data.nv};
+  const double *a[3] = {g.dq, g.dk, g.dv}, *r[3] = {t->unfused.dq, t->unfused.dk, t->unfused.dv};
+  double worst = 0;
+  for (int k = 0; k < 3; ++k) {
+    double scale = 0;
+    for (size_t i = 0; i < n[k]; ++i) scale = fmax(scale, fabs(r[k][i]));
+    for (size_t i = 0; i < n[k]; ++i) {
+      const double e = isnan(a[k][i]) ? INFINITY : fabs(a[k][i] - r[k][i]) / (1.0 + scale);
+      if (e > worst) worst = e;
+    }
+  }
+  grads_free(&g);
+  return worst;
+}
+
+void tune_bwd_case_free(tune_bwd_case *t) {
+  if (!t) return;
+  case_free(&t->c);
+  grads_free(&t->unfused);
+  free(t);
 }

@@ -216,8 +216,8 @@ typedef struct fa_plan fa_plan;
 typedef struct fa_plan_options {
   size_t struct_size;    /* sizeof(fa_plan_options) */
   const char *variant;   /* NULL: tuned choice; else a forward variant key to force */
-  const char *variant_bwd; /* NULL: tuned choice; else a backward variant key */
-  int deterministic;     /* backward: bitwise-reproducible gradients */
+  const char *variant_bwd; /* NULL: tuned choice; else a backward variant key (needs FA_FEAT_LSE) */
+  int deterministic;     /* backward: bitwise-reproducible gradients (no atomics) */
   int kv_splits;         /* split-KV slices: 0 = chosen by fa, 1 = never, N = N */
 } fa_plan_options;
 
@@ -225,11 +225,12 @@ FA_API void fa_plan_options_init(fa_plan_options *opt);
 
 /* Validates p, chooses the kernels (tuning database, then nearest tuned bucket,
 ** then a built-in heuristic), and loads them (memory cache, disk cache, export
-** directory, then NVRTC). opt may be NULL. The problem is copied.
+** directory, then NVRTC). A problem with FA_FEAT_LSE (training) gets its
+** backward kernels too. opt may be NULL. The problem is copied.
 ** A context made with FA_DEVICE_NONE compiles (warming the disk cache) but
 ** its plans cannot run. Safe to call from several threads on one context.
 ** Returns FA_OK, any fa_problem_check() status, FA_ERR_VARIANT (a forced key
-** that is unknown or cannot serve p), FA_ERR_NO_NVRTC (no NVRTC and no cached
+** that is unknown or cannot serve p, or variant_bwd without FA_FEAT_LSE), FA_ERR_NO_NVRTC (no NVRTC and no cached
 ** or exported cubin), FA_ERR_COMPILE, FA_ERR_GENERATOR, FA_ERR_CUDA,
 ** FA_ERR_UNSUPPORTED (more than 65535 head groups or batch rows), FA_ERR_SIZE
 ** (kv_splits outside 0..64),
@@ -244,14 +245,20 @@ FA_API void fa_plan_destroy(fa_plan *plan);
 ** heuristic, forced), and where the cubin came from. Owned by the plan. */
 FA_API const char *fa_plan_describe(const fa_plan *plan);
 
-/* The forward variant key; owned by the plan. */
+/* The forward variant key; owned by the plan. (The backward's is in
+** fa_plan_describe().) */
 FA_API const char *fa_plan_variant(const fa_plan *plan);
 
 /* Device scratch bytes the forward and the backward need (0 = none). The
 ** forward needs scratch when it splits the keys (split-KV, chosen for problems
 ** too small to fill the GPU: decode, short queries). Pass it in
 ** fa_fwd_args.workspace; without it the plan uses scratch of its own, allocated
-** at creation, and runs of that plan must then not overlap (one stream). */
+** at creation, and runs of that plan must then not overlap (one stream).
+** The backward (problems with FA_FEAT_LSE) always needs its workspace, passed
+** in fa_bwd_args.fwd.workspace: about 8 bytes per query row and head, plus
+** 4*head_dim per row and head for the fp32 dQ accumulator unless
+** deterministic, plus fp32 dK/dV partials when a kv head's query heads are
+** split over several CTAs (few kv heads). Linear in the sequence lengths. */
 FA_API fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes,
                                    size_t *bwd_bytes);
 
@@ -284,19 +291,33 @@ FA_API void fa_fwd_args_init(fa_fwd_args *a);
 ** fa_plan_workspace() says), FA_ERR_NO_DEVICE (a compile-only context), FA_ERR_CUDA. */
 FA_API fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a);
 
-/* Backward: gradients from the forward's O and LSE (the plan must have
-** FA_FEAT_LSE) and dO. dq, dk, dv use the q, k, v strides. */
+/* Backward: gradients from the forward's O and LSE and dO. The plan's problem
+** must have FA_FEAT_LSE (its backward kernels are chosen and loaded with the
+** plan). fwd holds q, k, v, o, lse and the mask data exactly as the forward
+** call had them (o and lse are read), and the backward's workspace:
+** fwd.workspace of at least fa_plan_workspace()'s bwd_bytes, 256-byte
+** aligned, owned by the caller (nothing is allocated per call). dout uses o's
+** strides; dq, dk, dv use q's, k's and v's. dk and dv are summed over each kv
+** head's query heads (GQA/MQA). All pointers are borrowed. */
 typedef struct fa_bwd_args {
   size_t struct_size;
-  fa_fwd_args fwd;    /* q, k, v, o, lse and mask data of the forward; o is read */
+  fa_fwd_args fwd;    /* the forward's arguments; fwd.workspace is the backward's */
   const void *dout;   /* o strides */
-  void *dq, *dk, *dv;
+  void *dq, *dk, *dv; /* q, k, v strides; every element written */
 } fa_bwd_args;
 
 FA_API void fa_bwd_args_init(fa_bwd_args *a);
 
-/* Returns the statuses of fa_forward, and FA_ERR_UNSUPPORTED where the
-** backward kernels are not built yet. */
+/* Computes dQ, dK, dV asynchronously on fwd.stream. Rows that see no key
+** get zero gradients. With fa_plan_options.deterministic the result is
+** bitwise identical run after run (dQ from its own pass, no atomics);
+** otherwise dQ accumulates with fp32 atomic adds (faster, order-dependent in
+** the last bits). Several calls of one plan may run at once only with
+** distinct workspaces.
+** Returns FA_OK, FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE, FA_ERR_FEATURE
+** (the problem has no FA_FEAT_LSE), FA_ERR_NULL_POINTER, FA_ERR_ALIGNMENT,
+** FA_ERR_WORKSPACE (none, or smaller than fa_plan_workspace() says),
+** FA_ERR_NO_DEVICE (a compile-only context), FA_ERR_CUDA. */
 FA_API fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a);
 
 #ifdef __cplusplus
