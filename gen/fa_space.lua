@@ -47,13 +47,14 @@ S.tiles = {
 
 -- Backward tiles {BM, BN, warps, stages}: a CTA owns BN keys and steps
 -- through BM queries. Registers per thread: S^T and dP^T (BN*BM*2/threads)
--- plus dK and dV (BN*d*2/threads). Measured with ptxas for sm_90a
--- (2026-11-25, fa_bwd_dkdv at 255 registers): 160 fit (d256 m64n64 w8, with
--- softcap too), 192 spilled (d128 m64n128 w8: 92 bytes); positions or
--- segments add the element mask's live values: 96 fit, 128 spilled (d64
--- m64n64 w4: 20 bytes), 160 spilled 136-164. BM 128 spilled 4-8 bytes at
--- 128 (its dQ phase holds 8 row blocks), so BM is 64. d256 has one-stage
--- tiles for sm_80's smaller shared memory.
+-- plus dK and dV (BN*d*2/threads). Measured with ptxas (sm_90a, 2026-11-25,
+-- fa_bwd_dkdv, phase 1 in 32-column chunks): 192 fit (d128 m64n64 w4, 252
+-- registers); d128 m64n128 w8 (192) spilled 56 bytes, d256 m64n32 w4 (160)
+-- 404 (its dQ phase runs 256 columns per warp), BM 128 4-8 bytes. Positions
+-- or segments add the element mask's live values: 96 fit, 128 spilled (d64
+-- m64n64 w4: 20 bytes). d256 has one-stage tiles for sm_80's smaller shared
+-- memory. On the H100, d128 m64n64 w4 (two CTAs per SM) ran fwd+bwd at
+-- 235 TFLOP/s (S=8192) against 165 for m64n64 w8; it comes first.
 S.bwd_tiles = {
   [64]  = { {64, 128, 8, 2}, {64, 64, 8, 2}, {64, 64, 4, 2} },
   [128] = { {64, 64, 4, 2}, {64, 64, 8, 2}, {64, 64, 4, 1}, {64, 32, 8, 2} },
