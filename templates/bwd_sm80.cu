@@ -35,7 +35,8 @@ constexpr int P1W = CW1 < 32 ? CW1 : 32;
 static_assert(BN % 16 == 0 && BN / 16 <= WARPS && WARPS % WN1 == 0, "BN/16 warps must divide the warps");
 static_assert(BM % 64 == 0 && BM / 16 <= WARPS && WARPS % WM3 == 0, "BM: 64 or 128, BM/16 warps must divide the warps");
 static_assert(CW1 % 16 == 0 && DW2 % 16 == 0 && DW3 % 16 == 0 && DW3 % QCW == 0, "warp tiles");
-static_assert(NT % DC == 0 && (BN * DC) % NT == 0 && (BM * DC) % NT == 0 && NT >= 2 * BM, "copy shapes");
+static_assert(NT % DC == 0 && (BN * DC) % NT == 0 && (BM * DC) % NT == 0 && NT >= 2 * BM && (NT / DC) % 8 == 0,
+              "copy shapes");
 
 // Params and the integer types come from templates/fwd_params.cu; cp.async,
 // ldmatrix, mma, pack2, exp2 and tanh from templates/sm80_common.cu.
@@ -185,6 +186,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3, sw = lane & 7;
+  constexpr u32 K2V = BN * ROWB, Q2O = STAGES * BM * ROWB, P2S = BN * PROWB;
   const int nb = blockIdx.x, kvh = blockIdx.y / bp.hsplit, hs = blockIdx.y % bp.hsplit, b = blockIdx.z;
   const int group = p.Hq / p.Hkv;
   const int hper = (group + bp.hsplit - 1) / bp.hsplit;
@@ -252,12 +254,17 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   auto load_item = [&](int it, int st) {
     const int h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
     const u16 *qb = p.q + b * p.q_sb + h * p.q_sh, *ob = bp.dout + b * p.o_sb + h * p.o_sh;
+    // One running pointer per tensor (64-bit address arithmetic once per item).
+    const u16 *qs = qb + (m0 + lrow) * p.q_ss + lcol * 8, *os = ob + (m0 + lrow) * p.o_ss + lcol * 8;
+    const u32 dq0 = sQ + st * BM * ROWB + swz<DC>(lrow, lcol);
 #pragma unroll
     for (int k = 0; k < BM / LROWS; ++k) {
-      const int r = lrow + k * LROWS, m = m0 + r;
-      const bool ok = m < Lq;
-      cp_async16(sQ + st * BM * ROWB + swz<DC>(r, lcol), ok ? qb + m * p.q_ss + lcol * 8 : qb, ok ? 16 : 0);
-      cp_async16(sO + st * BM * ROWB + swz<DC>(r, lcol), ok ? ob + m * p.o_ss + lcol * 8 : ob, ok ? 16 : 0);
+      const bool ok = m0 + lrow + k * LROWS < Lq;
+      // rows lrow + k*LROWS keep lrow's swizzle: LROWS is a multiple of 8
+      cp_async16(dq0 + k * LROWS * ROWB, ok ? qs : qb, ok ? 16 : 0);
+      cp_async16(dq0 + Q2O + k * LROWS * ROWB, ok ? os : ob, ok ? 16 : 0);
+      qs += LROWS * p.q_ss;
+      os += LROWS * p.o_ss;
     }
     if (tid < 2 * BM) {
       const int r = tid % BM, m = m0 + r;
@@ -279,7 +286,6 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   const int wm3 = warp % WM3, wd3 = warp / WM3;
   // V, dO and dS^T tiles sit at fixed distances from K, Q and P^T: one
   // address table serves each pair (registers are the scarce resource).
-  constexpr u32 K2V = BN * ROWB, Q2O = STAGES * BM * ROWB, P2S = BN * PROWB;
   u32 kA[4], qB[4], pA[4], qT[4], kT[4];
   lane_addrs(kA, sK, wn * 16 + (lane & 15), ROWB, 0, lane >> 4, sw);
   lane_addrs(qB, sQ, wm * CW1 + ((lane >> 4) & 1) * 8 + (lane & 7), ROWB, 0, (lane >> 3) & 1, sw);
