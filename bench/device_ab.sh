@@ -8,7 +8,7 @@ for round in 1 2; do
   for s in "$@"; do
     for b in build/ab/fa-tune-* build/fa-tune; do
       printf "%-22s %-32s " "$(basename $b)" "$s"
-      $b bench --shape $s --mode fwdbwd --filter "$f" --reps 20 2>&1 | grep "^|  *shape" | awk -F'|' '{print $10, $11}'
+      $b bench --shape $s --mode fwdbwd --filter "$f" --reps 20 2>&1 | grep "^| shape_" | awk -F'|' '{print $10, $11}'
     done
   done
 done
