@@ -62,6 +62,16 @@ S.bwd_tiles = {
 }
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 96
+-- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query
+-- columns per warp. Whole (64 for d128 m64n64 w4) ran fwd+bwd 4.5% faster
+-- than 32-column chunks on the H100 (226 against 216 TFLOP/s, S=8192), but
+-- spilled with one stage or positions/segments; those keep 32.
+function S.bwd_p1w(v)
+  local cw = v.bm // (v.warps // (v.bn // 16))
+  if v.stages == 2 and not (v.pos or v.seg) then return cw end
+  return math.min(cw, 32)
+end
+
 -- Keys per tile of the deterministic dQ kernel (64 query rows, 4 warps).
 function S.bnq(v) return v.d == 256 and 32 or 64 end
 

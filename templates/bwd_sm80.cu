@@ -31,7 +31,8 @@ constexpr int WN1 = BN / 16, WM1 = WARPS / WN1, CW1 = BM / WM1;
 constexpr int WD2 = WARPS / WN1, DW2 = D / WD2;
 constexpr int WM3 = BM / 16, WD3 = WARPS / WM3, DW3 = D / WD3;
 constexpr int QCW = DW3 < 64 ? DW3 : 64;
-constexpr int P1W = CW1 < 32 ? CW1 : 32;
+constexpr int P1W = ${P1W};  // phase 1 columns per chunk (gen/fa_space.lua: bwd_p1w)
+static_assert(CW1 % P1W == 0 && P1W % 16 == 0, "phase 1 chunks");
 static_assert(BN % 16 == 0 && BN / 16 <= WARPS && WARPS % WN1 == 0, "BN/16 warps must divide the warps");
 static_assert(BM % 64 == 0 && BM / 16 <= WARPS && WARPS % WM3 == 0, "BM: 64 or 128, BM/16 warps must divide the warps");
 static_assert(CW1 % 16 == 0 && DW2 % 16 == 0 && DW3 % 16 == 0 && DW3 % QCW == 0, "warp tiles");
