@@ -264,7 +264,8 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
       }
       ba.fwd.workspace = (void *)(uintptr_t)ws;
       ba.fwd.workspace_bytes = ws_bytes;
-      const int reps = pass ? FINAL_REPS : QUICK_REPS;
+      /* Half the forward's repetitions: a forward+backward lasts 3-4x longer. */
+      const int reps = (pass ? FINAL_REPS : QUICK_REPS) / 2;
       const float ms = tune_time_fwdbwd(plan, &a, &ba, flush, reps);
       fa_plan_destroy(plan);
       if (ms <= 0) continue;
