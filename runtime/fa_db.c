@@ -414,6 +414,53 @@ int fa_db_each_winner(fa_db *db, const fa_db_gpu *gpu, void (*fn)(const char *, 
   return n;
 }
 
+#define BUCKET_WHERE " WHERE g.name=?1 AND g.arch=?2 AND g.fa_version=?3 AND bk.exact=?4 AND bk.tq=?5 AND bk.tk=?6 AND bk.bh=?7"
+
+static int bind_gpu_bucket(sqlite3_stmt *st, const fa_db_gpu *gpu, const fa_bucket *b) {
+  sqlite3_bind_text(st, 1, gpu->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, gpu->arch);
+  sqlite3_bind_text(st, 3, fa_version_string(), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, b->exact, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 5, b->tq);
+  sqlite3_bind_int(st, 6, b->tk);
+  return sqlite3_bind_int(st, 7, b->bh);
+}
+
+int fa_db_each_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *shape,
+                           void (*fn)(const char *, double, void *), void *arg) {
+  if (!db) return 0;
+  sqlite3_stmt *st;
+  int n = 0;
+  if (sqlite3_prepare_v2(db->h,
+                         "SELECT m.variant, m.median_ms FROM measurements m JOIN gpus g ON g.id=m.gpu_id"
+                         " JOIN buckets bk ON bk.id=m.bucket_id" BUCKET_WHERE " AND m.shape=?8 ORDER BY m.id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  bind_gpu_bucket(st, gpu, b);
+  sqlite3_bind_text(st, 8, shape, -1, SQLITE_STATIC);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1), arg);
+    n++;
+  }
+  sqlite3_finalize(st);
+  return n;
+}
+
+double fa_db_winner_ms(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b) {
+  if (!db) return -1;
+  sqlite3_stmt *st;
+  double ms = -1;
+  if (sqlite3_prepare_v2(db->h,
+                         "SELECT w.median_ms FROM winners w JOIN gpus g ON g.id=w.gpu_id"
+                         " JOIN buckets bk ON bk.id=w.bucket_id" BUCKET_WHERE,
+                         -1, &st, NULL) == SQLITE_OK) {
+    bind_gpu_bucket(st, gpu, b);
+    if (sqlite3_step(st) == SQLITE_ROW) ms = sqlite3_column_double(st, 0);
+  }
+  sqlite3_finalize(st);
+  return ms;
+}
+
 int fa_db_vacuum_into(fa_db *db, const char *path, char *why, size_t n) {
   unlink(path);
   char *sql = sqlite3_mprintf("VACUUM INTO %Q", path);

@@ -68,6 +68,13 @@ int fa_db_has_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b);
 /* Every winner of gpu: calls fn(variant, bucket, arg) for each. Returns the count. */
 int fa_db_each_winner(fa_db *db, const fa_db_gpu *gpu,
                       void (*fn)(const char *variant, const fa_bucket *b, void *arg), void *arg);
+/* The measurements of one shape in a bucket on gpu (this fa version), oldest
+** first: fn(variant, median_ms, arg) per row. Returns the row count. A resumed
+** tuning run reads the shapes it skips from here. */
+int fa_db_each_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *shape,
+                           void (*fn)(const char *variant, double median_ms, void *arg), void *arg);
+/* The winner's median milliseconds in a bucket, or -1. */
+double fa_db_winner_ms(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b);
 /* Copies the database into a compact single file (VACUUM INTO), e.g. to ship it. */
 int fa_db_vacuum_into(fa_db *db, const char *path, char *why, size_t why_size);
 const char *fa_db_errmsg(fa_db *db);

@@ -1197,6 +1197,45 @@ static void test_api(void) {
   }
 }
 
+/* What a resumed tuning run reads back: the measurements of one shape (oldest
+** first, so a re-timing follows its quick timing), the winner's time, and
+** backward buckets kept apart from forward ones. */
+static int nmeas;
+static double last_ms[4];
+static void on_meas(const char *variant, double ms, void *arg) {
+  (void)arg;
+  int k = variant[1] - '0';
+  if (k >= 0 && k < 4) last_ms[k] = ms;
+  nmeas++;
+}
+
+static void test_measurements(void) {
+  char dir[512], p[1024], why[4096];
+  tmpdir(dir, sizeof dir, "meas");
+  join(p, sizeof p, dir, "t.db");
+  fa_db *db = fa_db_open(p, 1, why, sizeof why);
+  CHECKM(db != NULL, "%s", why);
+  if (!db) return;
+  fa_db_gpu h100 = gpu_of(H100, 90);
+  fa_bucket b = bucket(FA_DTYPE_BF16, 128, 2, 1000, 8, 8, 1), bb = b;
+  fa_db_bucket_bwd(&bb);
+  CHECK(!strncmp(bb.exact, "bwd_", 4) && !strcmp(bb.exact + 4, b.exact) && bb.tq == b.tq);
+  CHECK(fa_db_winner_ms(db, &h100, &b) < 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V1", "s", 2.0, 0, 10, 100) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V2", "s", 3.0, 0, 10, 100) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V1", "s", 1.5, 0, 30, 100) == 0);  /* re-timed leader */
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V3", "other", 0.5, 0, 10, 100) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &bb, "V3", "s", 7.0, 0, 5, 100) == 0);
+  CHECK(fa_db_set_winner(db, &h100, &b, "V1", 1.5, 100) == 0);
+  nmeas = 0;
+  CHECK(fa_db_each_measurement(db, &h100, &b, "s", on_meas, NULL) == 3 && nmeas == 3);
+  CHECK(last_ms[1] == 1.5 && last_ms[2] == 3.0);
+  CHECK(fa_db_winner_ms(db, &h100, &b) == 1.5 && fa_db_winner_ms(db, &h100, &bb) < 0);
+  nmeas = 0;
+  CHECK(fa_db_each_measurement(db, &h100, &bb, "s", on_meas, NULL) == 1 && last_ms[3] == 7.0);
+  fa_db_close(db);
+}
+
 int main(void) {
   struct {
     const char *name;
@@ -1209,6 +1248,7 @@ int main(void) {
       {"concurrent", test_concurrent},
       {"concurrent_create", test_concurrent_create},
       {"kill", test_kill},
+      {"measurements", test_measurements},
       {"api", test_api},
   };
   for (size_t i = 0; i < sizeof tests / sizeof *tests; ++i) {

@@ -290,14 +290,33 @@ done:
   return rc;
 }
 
-/* ---- the geometric-mean gain of tuning over the best single fixed variant ---- */
-
 typedef struct shape_times {
   int n;
   result r[MAX_CAND];
   double tuned;
   char exact[96];
 } shape_times;
+
+/* A shape this run skipped (tuned before, resumed): its times from the database. */
+static void take_measurement(const char *variant, double ms, void *arg) {
+  shape_times *t = arg;
+  for (int i = 0; i < t->n; ++i)
+    if (!strcmp(t->r[i].key, variant)) { t->r[i].ms = (float)ms; return; }  /* later rows re-time */
+  if (t->n < MAX_CAND) {
+    snprintf(t->r[t->n].key, sizeof t->r[t->n].key, "%.159s", variant);
+    t->r[t->n++].ms = (float)ms;
+  }
+}
+
+static void times_from_db(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *shape, shape_times *t) {
+  t->n = 0;
+  t->tuned = fa_db_winner_ms(db, gpu, b);
+  if (t->tuned > 0) fa_db_each_measurement(db, gpu, b, shape, take_measurement, t);
+  if (t->tuned <= 0) t->n = 0;
+}
+
+/* ---- the geometric-mean gain of tuning over the best single fixed variant ---- */
+
 
 static void report_gain(shape_times *st, int ns, const char *what) {
   /* Per exact class (head_dim, dtype, GQA, features), the one variant with
@@ -496,6 +515,8 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     snprintf(stb[i].exact, sizeof stb[i].exact, "%s", bb.exact);
     const int need_fwd = !fa_db_has_winner(db, &ctx->gpu, &b);
     const int need_bwd = o.bwd && !fa_db_has_winner(db, &ctx->gpu, &bb);
+    if (!need_fwd) times_from_db(db, &ctx->gpu, &b, shapes[i].name, &st[i]);
+    if (o.bwd && !need_bwd) times_from_db(db, &ctx->gpu, &bb, shapes[i].name, &stb[i]);
     if (!need_fwd && !need_bwd) { skipped++; continue; }
     double eta = done ? el / done * (ns - i - skipped) : 0;
     printf(isatty_out ? "\r[%d/%d] %-18s B%d T%d %s  %.0fs elapsed, ETA %.0fs   " : "[%d/%d] %s B%d T%d %s (%.0fs elapsed, ETA %.0fs)\n",
@@ -505,8 +526,8 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     if (need_fwd && tune_shape_one(ctx, gen, db, &shapes[i], keys, nkeys, flush, &st[i].tuned, st[i].r, &n)) failed++;
     if (need_bwd && tune_shape_bwd(ctx, gen, db, &shapes[i], bkeys, nbkeys, flush, &stb[i].tuned, stb[i].r, &nb))
       failed++;
-    st[i].n = n;
-    stb[i].n = nb;
+    if (need_fwd) st[i].n = n;
+    if (need_bwd) stb[i].n = nb;
     done++;
   }
   if (isatty_out) printf("\n");
