@@ -63,12 +63,16 @@ static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_la
 }
 
 /* How many CTAs share one kv head's query heads in fa_bwd_dkdv. One CTA per
-** (key block, kv head) leaves SMs idle when there are few kv heads (MQA):
-** pick the divisor of the group that minimises waves x heads per CTA. */
+** (key block, kv head) leaves SMs idle when there are few kv heads (MQA) and
+** few key blocks: then pick the divisor of the group that minimises waves x
+** heads per CTA. Not once a wave is full: the fp32 partials cost more than
+** the tail saves (H100, Pi0 training, 896 CTAs: split 8 ways, fwd+bwd ran
+** at 105 TFLOP/s). */
 static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bn) {
   const int group = p->heads_q / p->heads_kv;
   const long ctas = (long)((p->seqlen_k + bn - 1) / bn) * p->heads_kv * p->batch;
   const int sms = ctx->sm_count > 0 ? ctx->sm_count : 1;
+  if (ctas >= sms) return 1;
   int best = 1;
   long best_cost = -1;
   for (int h = 1; h <= group; ++h) {
