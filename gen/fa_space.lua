@@ -47,12 +47,13 @@ S.tiles = {
 
 -- Backward tiles {BM, BN, warps, stages}: a CTA owns BN keys and steps
 -- through BM queries. Registers per thread: S^T and dP^T (BN*BM*2/threads)
--- plus dK and dV (BN*d*2/threads). Measured with ptxas (sm_90a, 2026-11-25,
--- fa_bwd_dkdv, phase 1 in 32-column chunks): 192 fit (d128 m64n64 w4, 252
--- registers); d128 m64n128 w8 (192) spilled 56 bytes, d256 m64n32 w4 (160)
--- 404 (its dQ phase runs 256 columns per warp), BM 128 4-8 bytes. Positions
--- or segments add the element mask's live values: 96 fit, 128 spilled (d64
--- m64n64 w4: 20 bytes). d256 has one-stage tiles for sm_80's smaller shared
+-- plus dK and dV (BN*d*2/threads). Measured with ptxas (sm_90a and sm_80,
+-- 2026-11-25, fa_bwd_dkdv, phase 1 in chunks): 192 fit (d128 m64n64 w4, 252
+-- registers), with positions/segments too since their element test reads a
+-- visibility bitmask built per partial tile (before it, 128 spilled 20 bytes
+-- and d256 m64n64 w8 with tokens 92-100); d128 m64n128 w8 (192) spilled 56
+-- bytes, d256 m64n32 w4 (160) 404 (its dQ phase runs 256 columns per warp),
+-- BM 128 4-8 bytes. d256 has one-stage tiles for sm_80's smaller shared
 -- memory. On the H100, d128 m64n64 w4 (two CTAs per SM) ran fwd+bwd at
 -- 235 TFLOP/s (S=8192) against 165 for m64n64 w8; it comes first.
 S.bwd_tiles = {
@@ -61,7 +62,7 @@ S.bwd_tiles = {
   [256] = { {64, 64, 8, 2}, {64, 32, 8, 2}, {64, 64, 8, 1}, {64, 32, 8, 1} },
 }
 S.BWD_ACC_BUDGET = 192
-S.BWD_ACC_BUDGET_TOK = 96
+S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
 -- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query
 -- columns per warp. Whole (64 for d128 m64n64 w4) ran fwd+bwd 4.5% faster
 -- than 32-column chunks on the H100 (226 against 216 TFLOP/s, S=8192), but
@@ -113,7 +114,7 @@ end
 function S.bwd_smem(v)
   local tok = v.pos or v.seg
   return 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
-      (tok and (S.TABLE_MAX * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4) or 0)
+      (tok and ((S.TABLE_MAX + 1) * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4 + v.bn * v.bm // 8) or 0)
 end
 -- fa_bwd_dq: Q, dO (64 rows); K, V double-buffered; key tile bounds.
 function S.bwd_dq_smem(v)

@@ -177,7 +177,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
   int *sTok = (int *)(sD + STAGES * BM);                  // [STAGES][2][BM] q_pos, q_seg
   int *sKtok = sTok + (HAS_TOK ? STAGES * 2 * BM : 0);   // [2][BN] k_pos, k_seg
-  TileBounds *qtab = (TileBounds *)(sKtok + (HAS_TOK ? 2 * BN : 0));  // query tiles' bounds
+  u32 *vmask = (u32 *)(sKtok + (HAS_TOK ? 2 * BN : 0));  // [BN][BM/32] visibility bits of a partial tile
+  TileBounds *qtab = (TileBounds *)(vmask + (HAS_TOK ? BN * BM / 32 : 0));  // query tiles' bounds
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3, sw = lane & 7;
@@ -199,9 +200,12 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   const int mt_lo = m_lo / BM;
   const int nmt = m_hi > m_lo ? (m_hi + BM - 1) / BM - mt_lo : 0;
 
-  TileBounds kb_own;
+  TileBounds *kb_own = qtab + TABLE_MAX;  // this CTA's key block (smem: registers are scarce)
   if constexpr (HAS_TOK) {
-    kb_own = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
+    if (warp == 0) {
+      const TileBounds t = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
+      if (lane == 0) *kb_own = t;
+    }
     for (int r = tid; r < BN; r += NT) {  // this CTA's key positions and segments, for the element mask
       const int n = min(n0 + r, Lk - 1);
       sKtok[r] = HAS_POS && n >= 0 ? p.k_pos[b * p.Tk + n] : 0;
@@ -221,7 +225,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
                       (p.window_left < 0 || n0 >= m1 + off - p.window_left);
     if constexpr (HAS_TOK) {
       if (mt - mt_lo >= TABLE_MAX) return 1;
-      return tok_classify(qtab[mt - mt_lo], kb_own, full);
+      return tok_classify(qtab[mt - mt_lo], *kb_own, full);
     }
     return full ? 2 : 1;
   };
@@ -313,6 +317,22 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     // Phase 1: S^T = K Q^T and dP^T = V dO^T for 16 keys x CW1 queries, in
     // chunks of P1W columns (fewer live accumulators beside dK and dV).
     const bool partial = classify(mt) == 1;
+    if (HAS_TOK && partial) {
+      // The tile's visibility as bits, [BN][BM/32] words, built by whole warps
+      // (a ballot per 32 queries of one key): phase 1 then tests one bit per
+      // element, and the mask's live values stay out of its registers.
+#pragma unroll 1
+      for (int w = warp; w < BN * BM / 32; w += WARPS) {
+        const int nl = w / (BM / 32), ml = (w % (BM / 32)) * 32 + lane;
+        const int m = m0 + ml, n = n0 + nl;
+        bool vis = index_visible(p, m, n, Lq, Lk, off);
+        if (HAS_POS) vis = vis && sKtok[nl] <= sTok[st * 2 * BM + ml];
+        if (HAS_SEG) vis = vis && sKtok[BN + nl] >= 0 && sKtok[BN + nl] == sTok[(st * 2 + 1) * BM + ml];
+        const u32 bits = __ballot_sync(0xffffffffu, vis);
+        if (lane == 0) vmask[w] = bits;
+      }
+      __syncthreads();
+    }
 #pragma unroll 1
     for (int c0 = 0; c0 < CW1; c0 += P1W) {
       float s[P1W / 8][4], dp[P1W / 8][4];
@@ -346,13 +366,11 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         for (int e = 0; e < 4; ++e) {
           const int mlc = ml + (e & 1);
           p_ds(p, s[j][e], dp[j][e], e & 1 ? l2.y : l2.x, e & 1 ? d2.y : d2.x, P[e], ds[e]);
-          if (partial) {
-            const int m = m0 + mlc, n = nr0 + (e >> 1) * 8;
-            bool vis = index_visible(p, m, n, Lq, Lk, off);
-            const int nl = n - n0;
-            if (HAS_POS) vis = vis && sKtok[nl] <= sTok[st * 2 * BM + mlc];
-            if (HAS_SEG) vis = vis && sKtok[BN + nl] >= 0 && sKtok[BN + nl] == sTok[(st * 2 + 1) * BM + mlc];
-            if (!vis) P[e] = ds[e] = 0.f;
+          if (HAS_TOK && partial) {
+            const int nl = wn * 16 + g + (e >> 1) * 8;
+            if (!((vmask[nl * (BM / 32) + (mlc >> 5)] >> (mlc & 31)) & 1u)) P[e] = ds[e] = 0.f;
+          } else if (partial && !index_visible(p, m0 + mlc, nr0 + (e >> 1) * 8, Lq, Lk, off)) {
+            P[e] = ds[e] = 0.f;
           }
         }
 #pragma unroll
