@@ -14,8 +14,8 @@ local function has_dtype(dt) return S.has(S.dtypes, dt) end
 local PRELUDE = {
   ["fwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu" },
   ["bwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu" },
-  ["unfused.cu"] = { "fwd_params.cu" },
-  ["unfused_bwd.cu"] = { "fwd_params.cu" },
+  ["unfused.cu"] = { "fwd_params.cu", "unfused_common.cu" },
+  ["unfused_bwd.cu"] = { "fwd_params.cu", "unfused_common.cu" },
 }
 local function template_text(name)
   local parts = {}

@@ -367,28 +367,6 @@ int fa_db_set_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const 
                    variant, NULL, median_ms, 0, 0, tflops);
 }
 
-int fa_db_has_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b) {
-  if (!db) return 0;
-  sqlite3_stmt *st;
-  int n = 0;
-  if (sqlite3_prepare_v2(db->h,
-                         "SELECT count(*) FROM winners w JOIN gpus g ON g.id=w.gpu_id JOIN buckets bk ON bk.id=w.bucket_id"
-                         " WHERE g.name=?1 AND g.arch=?2 AND g.fa_version=?3 AND bk.exact=?4 AND bk.tq=?5 AND bk.tk=?6"
-                         " AND bk.bh=?7",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, gpu->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, gpu->arch);
-    sqlite3_bind_text(st, 3, fa_version_string(), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, b->exact, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, b->tq);
-    sqlite3_bind_int(st, 6, b->tk);
-    sqlite3_bind_int(st, 7, b->bh);
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
-  }
-  sqlite3_finalize(st);
-  return n > 0;
-}
-
 int fa_db_each_winner(fa_db *db, const fa_db_gpu *gpu, void (*fn)(const char *, const fa_bucket *, void *), void *arg) {
   if (!db) return 0;
   sqlite3_stmt *st;
@@ -424,6 +402,20 @@ static int bind_gpu_bucket(sqlite3_stmt *st, const fa_db_gpu *gpu, const fa_buck
   sqlite3_bind_int(st, 5, b->tq);
   sqlite3_bind_int(st, 6, b->tk);
   return sqlite3_bind_int(st, 7, b->bh);
+}
+
+int fa_db_has_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b) {
+  if (!db) return 0;
+  sqlite3_stmt *st;
+  int n = 0;
+  if (sqlite3_prepare_v2(db->h,
+                         "SELECT count(*) FROM winners w JOIN gpus g ON g.id=w.gpu_id JOIN buckets bk ON bk.id=w.bucket_id"
+                         BUCKET_WHERE, -1, &st, NULL) == SQLITE_OK) {
+    bind_gpu_bucket(st, gpu, b);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+  }
+  sqlite3_finalize(st);
+  return n > 0;
 }
 
 int fa_db_each_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *shape,

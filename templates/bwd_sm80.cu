@@ -69,6 +69,29 @@ __device__ __forceinline__ void lane_addrs(u32 *a, u32 base, int row, u32 rowb, 
 }
 
 // p[0] += a, p[1] += b in global memory; one vector reduction on sm_90.
+// Rows [r0, r0 + ROWS) of two tensors with row strides sa, sb into swizzled
+// tiles at da, db (rows at or past `valid` zero-filled): each of THREADS
+// threads copies one 16-byte column chunk of every (THREADS/DC)-th row, with
+// running pointers (64-bit address arithmetic once). fa_bwd_dkdv keeps its
+// own loops: this helper there cost d128 m64n64 w4 softcap 20-24 bytes of spills.
+template <int ROWS, int THREADS>
+__device__ __forceinline__ void copy_rows2(u32 da, u32 db, const u16 *a, i64 sa, const u16 *b, i64 sb, int r0,
+                                           int valid, int tid) {
+  constexpr int LR = THREADS / DC;
+  static_assert(THREADS % DC == 0 && ROWS % LR == 0, "copy shape");
+  const int lrow = tid / DC, lcol = tid % DC;
+  const u16 *pa = a + (r0 + lrow) * sa + lcol * 8, *pb = b + (r0 + lrow) * sb + lcol * 8;
+#pragma unroll
+  for (int k = 0; k < ROWS / LR; ++k) {
+    const bool ok = r0 + lrow + k * LR < valid;
+    const u32 o = swz<DC>(lrow + k * LR, lcol);
+    cp_async16(da + o, ok ? pa : a, ok ? 16 : 0);
+    cp_async16(db + o, ok ? pb : b, ok ? 16 : 0);
+    pa += LR * sa;
+    pb += LR * sb;
+  }
+}
+
 __device__ __forceinline__ void red_add2(float *p, float a, float b) {
 #if __CUDA_ARCH__ >= 900
   asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(a), "f"(b) : "memory");
@@ -522,29 +545,12 @@ extern "C" __global__ void __launch_bounds__(128, 1) fa_bwd_dq(const Params p, c
     return t;
   };
 
-  constexpr int LR = 128 / DC;
-  const int lrow = tid / DC, lcol = tid % DC;
-  {
-    const u16 *qb = p.q + b * p.q_sb + h * p.q_sh, *ob = bp.dout + b * p.o_sb + h * p.o_sh;
-#pragma unroll
-    for (int k = 0; k < BMQ / LR; ++k) {
-      const int r = lrow + k * LR, m = m0 + r;
-      const bool ok = m < Lq;
-      cp_async16(sQ + swz<DC>(r, lcol), ok ? qb + m * p.q_ss + lcol * 8 : qb, ok ? 16 : 0);
-      cp_async16(sO + swz<DC>(r, lcol), ok ? ob + m * p.o_ss + lcol * 8 : ob, ok ? 16 : 0);
-    }
-  }
+  copy_rows2<BMQ, 128>(sQ, sO, p.q + b * p.q_sb + h * p.q_sh, p.q_ss, bp.dout + b * p.o_sb + h * p.o_sh, p.o_ss, m0,
+                       Lq, tid);
   const u16 *kb = p.k + b * p.k_sb + kvh * p.k_sh, *vb = p.v + b * p.v_sb + kvh * p.v_sh;
   auto load_kv = [&](int t, int buf) {
-#pragma unroll
-    for (int k = 0; k < BNQ / LR; ++k) {
-      const int r = lrow + k * LR, n = t * BNQ + r;
-      const bool ok = n < Lk;
-      cp_async16(sK + buf * BNQ * ROWB + swz<DC>(r, lcol), ok ? kb + n * p.k_ss + lcol * 8 : kb, ok ? 16 : 0);
-      cp_async16(sV + buf * BNQ * ROWB + swz<DC>(r, lcol), ok ? vb + n * p.v_ss + lcol * 8 : vb, ok ? 16 : 0);
-    }
+    copy_rows2<BNQ, 128>(sK + buf * BNQ * ROWB, sV + buf * BNQ * ROWB, kb, p.k_ss, vb, p.v_ss, t * BNQ, Lk, tid);
   };
-  static_assert(BNQ % LR == 0 && BMQ % LR == 0, "copy shape");
 
   // This thread's rows: g and g+8 of the warp's 16.
   const int r0 = m0 + warp * 16 + g;

@@ -5,24 +5,10 @@
 // O = P V accumulated in fp32 and rounded. One CTA per (query, head, batch).
 // Slots, written as a dollar sign and a name in braces, are filled by gen/fa_gen.lua.
 
-constexpr bool IS_BF16 = ${IS_BF16};
+// to_f, to_h, round16 and IS_BF16 come from templates/unfused_common.cu.
 
 // Params (fa_forward's, so the same call data drives both) and the integer
 // types come from templates/fwd_params.cu.
-
-__device__ float to_f(u16 x) {
-  if (IS_BF16) return __uint_as_float((u32)x << 16);
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x));
-  return f;
-}
-__device__ u16 to_h(float f) {
-  u16 r;
-  if (IS_BF16) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  return r;
-}
-__device__ float round16(float f) { return to_f(to_h(f)); }
 
 extern "C" __global__ void fa_unfused(const Params p, const int D) {
   extern __shared__ float s[];  // Tk scores

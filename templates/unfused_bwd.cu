@@ -5,27 +5,13 @@
 // reductions in fp32. P and dS go to an fp32 scratch [B, Hq, Tq, Tk]
 // (quadratic: this is a test tool). Slots are filled by gen/fa_gen.lua.
 
-constexpr bool IS_BF16 = ${IS_BF16};
+// to_f, to_h, round16 and IS_BF16 come from templates/unfused_common.cu.
 
 struct UArgs {
   const u16 *dout;    // o strides
   u16 *dq, *dk, *dv;  // q, k, v strides
   float *P, *dS;      // [B, Hq, Tq, Tk]
 };
-
-__device__ float to_f(u16 x) {
-  if (IS_BF16) return __uint_as_float((u32)x << 16);
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x));
-  return f;
-}
-__device__ u16 to_h(float f) {
-  u16 r;
-  if (IS_BF16) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  return r;
-}
-__device__ float round16(float f) { return to_f(to_h(f)); }
 
 __device__ float block_sum(float v, float *red) {
   for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

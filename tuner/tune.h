@@ -50,9 +50,12 @@ int tune_parse_shape(const char *spec, tune_shape *s);
 /* Visible pairs of one head over the batch (the work count of a shape). */
 int64_t tune_visible_pairs(const tune_shape *s);
 
-/* Median milliseconds of reps launches of plan (L2 flushed before each); -1 on failure. */
+/* Median milliseconds of reps calls of plan (L2 flushed before each): fa_forward, then
+** fa_backward when b is not NULL; -1 on failure. */
 #define TUNE_FLUSH_BYTES (256u << 20)
-float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int reps);
+float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps);
+/* Grows *ws (*bytes) to the plan's backward workspace and points b's workspace at it. */
+void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_bwd_args *b);
 /* The unfused baseline (templates/unfused.cu): load once per dtype, run into d->do_ and d->dlse. */
 struct fa_gen;
 struct fa_nvrtc;
@@ -74,8 +77,6 @@ tune_bwd_case *tune_bwd_case_new(struct fa_gen *gen, const struct fa_nvrtc *nv, 
                                  uint64_t seed);
 double tune_bwd_case_check(tune_bwd_case *t, fa_context *ctx, const char *key);
 void tune_bwd_case_free(tune_bwd_case *t);
-/* Median milliseconds of fa_forward then fa_backward, L2 flushed before each pair; -1 on failure. */
-float tune_time_fwdbwd(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps);
 
 /* Commands. Each returns the process exit code. */
 int tune_cmd_compile(int argc, char **argv);

@@ -24,41 +24,22 @@ static int cmp_float(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, CUdeviceptr flush, int reps) {
-  CUevent e0, e1;
-  float t[64], ms = -1;
-  if (reps > 64) reps = 64;
-  if (tune_cu->cuEventCreate(&e0, 0) || tune_cu->cuEventCreate(&e1, 0)) return -1;
-  for (int w = 0; w < 3; ++w) fa_forward(plan, a);
-  int i = 0;
-  for (; i < reps; ++i) {
-    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
-    tune_cu->cuEventRecord(e0, NULL);
-    if (fa_forward(plan, a) != FA_OK) break;
-    tune_cu->cuEventRecord(e1, NULL);
-    if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
-  }
-  if (i == reps) {
-    qsort(t, (size_t)reps, sizeof *t, cmp_float);
-    ms = t[reps / 2];
-  }
-  tune_cu->cuEventDestroy(e0);
-  tune_cu->cuEventDestroy(e1);
-  return ms;
+/* One timed call: the forward, then the backward when b is given. */
+static int run_once(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b) {
+  return fa_forward(plan, a) != FA_OK || (b && fa_backward(plan, b) != FA_OK);
 }
 
-/* Median milliseconds of forward + backward (L2 flushed before each pair); -1 on failure. */
-float tune_time_fwdbwd(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps) {
+float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps) {
   CUevent e0, e1;
   float t[64], ms = -1;
   if (reps > 64) reps = 64;
   if (tune_cu->cuEventCreate(&e0, 0) || tune_cu->cuEventCreate(&e1, 0)) return -1;
-  for (int w = 0; w < 2; ++w) fa_forward(plan, a), fa_backward(plan, b);
+  for (int w = 0; w < 3; ++w) run_once(plan, a, b);
   int i = 0;
   for (; i < reps; ++i) {
     tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
     tune_cu->cuEventRecord(e0, NULL);
-    if (fa_forward(plan, a) != FA_OK || fa_backward(plan, b) != FA_OK) break;
+    if (run_once(plan, a, b)) break;
     tune_cu->cuEventRecord(e1, NULL);
     if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
   }
@@ -198,21 +179,8 @@ int tune_cmd_bench(int argc, char **argv) {
         continue;
       }
       const char *vkey = bwd ? plan->key_bwd : fa_plan_variant(plan);
-      float ms;
-      if (bwd) {
-        size_t need = 0;
-        fa_plan_workspace(plan, NULL, &need);
-        if (need > ws_bytes) {
-          if (ws) tune_cu->cuMemFree(ws);
-          ws = 0;
-          ws_bytes = tune_cu->cuMemAlloc(&ws, need) ? 0 : need;
-        }
-        ba.fwd.workspace = (void *)(uintptr_t)ws;
-        ba.fwd.workspace_bytes = ws_bytes;
-        ms = tune_time_fwdbwd(plan, &a, &ba, flush, reps);
-      } else {
-        ms = tune_time_plan(plan, &a, flush, reps);
-      }
+      if (bwd) tune_bwd_workspace(plan, &ws, &ws_bytes, &ba);
+      const float ms = tune_time_plan(plan, &a, bwd ? &ba : NULL, flush, reps);
       if (k < 0) {
         heur = ms;  /* the heuristic may pick a variant outside the default space */
         if (ms > 0) { best = ms; snprintf(best_key, sizeof best_key, "%s", vkey); }

@@ -84,6 +84,14 @@ int tune_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
     return 1;
   }
+  /* With no filter, the tools' kernels too (verify's baselines, fa-bench's standard attention). */
+  static const char *const tools[] = {"unfused_bf16", "unfused_fp16", "unfusedbwd_bf16", "unfusedbwd_fp16",
+                                      "softmax_bf16", "softmax_fp16"};
+  const int ntools = filter[0] ? 0 : (int)(sizeof tools / sizeof *tools), nvar = j.n;
+  char **all = realloc(j.keys, ((size_t)j.n + ntools + 1) * sizeof *all);
+  if (!all) return 1;
+  j.keys = all;
+  for (int t = 0; t < ntools; ++t) j.keys[j.n++] = strdup(tools[t]);
   j.srcs = calloc((size_t)j.n + 1, sizeof *j.srcs);
   j.info = calloc((size_t)j.n + 1, sizeof *j.info);
   j.res = calloc((size_t)j.n + 1, sizeof *j.res);
@@ -94,7 +102,8 @@ int tune_cmd_compile(int argc, char **argv) {
   j.nv = nv;
   pthread_mutex_init(&j.lock, NULL);
   for (int i = 0; i < j.n; ++i)
-    if (fa_gen_emit(NULL, gen, j.keys[i], &j.srcs[i]) || fa_gen_launch(NULL, gen, j.keys[i], arch, &j.info[i])) {
+    if (i < nvar ? fa_gen_emit(NULL, gen, j.keys[i], &j.srcs[i]) || fa_gen_launch(NULL, gen, j.keys[i], arch, &j.info[i])
+                 : fa_gen_emit_tool(NULL, gen, j.keys[i], &j.srcs[i])) {
       fprintf(stderr, "%s\n", fa_errmsg(NULL));
       return 1;
     }
@@ -115,8 +124,8 @@ int tune_cmd_compile(int argc, char **argv) {
            j.info[i].smem, j.secs[i], verdict);
     if (j.errs[i]) printf("    %.600s\n", j.errs[i]);
   }
-  printf("compile sm_%d%s: %d variants in %.1f s on %d threads; %d passed, %d failed\n", arch,
-         arch == 90 ? "a" : "", j.n, now_s() - t0, nt, j.n - failed - spilled, failed + spilled);
+  printf("compile sm_%d%s: %d variants and %d tool kernels in %.1f s on %d threads; %d passed, %d failed\n", arch,
+         arch == 90 ? "a" : "", nvar, ntools, now_s() - t0, nt, j.n - failed - spilled, failed + spilled);
   for (int i = 0; i < j.n; ++i) { free(j.srcs[i]); free(j.errs[i]); }
   free(j.srcs); free(j.info); free(j.res); free(j.status); free(j.secs); free(j.errs);
   fa_gen_free_list(j.keys, j.n);

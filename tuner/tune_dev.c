@@ -214,3 +214,15 @@ void tune_data_args(const tune_data *d, fa_fwd_args *a) {
   a->q_seg = (const int32_t *)d->dq_seg; a->k_seg = (const int32_t *)d->dk_seg;
   a->seqlens_q = (const int32_t *)d->dseqlens_q; a->seqlens_k = (const int32_t *)d->dseqlens_k;
 }
+
+void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_bwd_args *b) {
+  size_t need = 0;
+  fa_plan_workspace(plan, NULL, &need);
+  if (need > *bytes) {
+    if (*ws) tune_cu->cuMemFree(*ws);
+    *ws = 0;
+    *bytes = tune_cu->cuMemAlloc(ws, need) ? 0 : need;
+  }
+  b->fwd.workspace = (void *)(uintptr_t)*ws;
+  b->fwd.workspace_bytes = *bytes;
+}

@@ -167,7 +167,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     if (err > 0.05) {
       printf("  %s: REJECTED, output differs from the unfused baseline (%.3g)\n", keys[k], err);
     } else {
-      float ms = tune_time_plan(plan, &a, flush, QUICK_REPS);
+      float ms = tune_time_plan(plan, &a, NULL, flush, QUICK_REPS);
       if (ms > 0) {
         snprintf(res[nres].key, sizeof res[nres].key, "%s", keys[k]);
         res[nres++].ms = ms;
@@ -188,7 +188,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     po.variant = res[i].key;
     fa_plan *plan;
     if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) continue;
-    float ms = tune_time_plan(plan, &a, flush, FINAL_REPS);
+    float ms = tune_time_plan(plan, &a, NULL, flush, FINAL_REPS);
     if (ms > 0) {
       res[i].ms = ms;
       fa_db_add_measurement(db, &ctx->gpu, &b, res[i].key, s->name, ms, 0, FINAL_REPS, work / ms / 1e9);
@@ -255,18 +255,10 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
       po.variant_bwd = key;
       fa_plan *plan;
       if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) { printf("  %s: %s\n", key, fa_errmsg(ctx)); continue; }
-      size_t need = 0;
-      fa_plan_workspace(plan, NULL, &need);
-      if (need > ws_bytes) {
-        if (ws) tune_cu->cuMemFree(ws);
-        ws = 0;
-        ws_bytes = tune_cu->cuMemAlloc(&ws, need) ? 0 : need;
-      }
-      ba.fwd.workspace = (void *)(uintptr_t)ws;
-      ba.fwd.workspace_bytes = ws_bytes;
+      tune_bwd_workspace(plan, &ws, &ws_bytes, &ba);
       /* Half the forward's repetitions: a forward+backward lasts 3-4x longer. */
       const int reps = (pass ? FINAL_REPS : QUICK_REPS) / 2;
-      const float ms = tune_time_fwdbwd(plan, &a, &ba, flush, reps);
+      const float ms = tune_time_plan(plan, &a, &ba, flush, reps);
       fa_plan_destroy(plan);
       if (ms <= 0) continue;
       fa_db_add_measurement(db, &ctx->gpu, &b, key, s.name, ms, 0, reps, work / ms / 1e9);

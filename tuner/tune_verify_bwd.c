@@ -182,20 +182,10 @@ static int run_fa(fa_context *ctx, const char *key, int det, int one_cta, bcase 
     return -1;
   }
   if (one_cta) plan->hsplit = 1; /* its workspace layout is the split one's prefix */
-  size_t need = 0;
-  fa_plan_workspace(plan, NULL, &need);
-  if (need > c->ws_bytes) {
-    if (c->ws) tune_cu->cuMemFree(c->ws);
-    c->ws = 0;
-    c->ws_bytes = 0;
-    if (tune_cu->cuMemAlloc(&c->ws, need)) { snprintf(err, n, "workspace allocation failed"); fa_plan_destroy(plan); return -1; }
-    c->ws_bytes = need;
-  }
   fa_bwd_args a;
   fa_bwd_args_init(&a);
   tune_data_args(&c->data, &a.fwd);
-  a.fwd.workspace = (void *)(uintptr_t)c->ws;
-  a.fwd.workspace_bytes = c->ws_bytes;
+  tune_bwd_workspace(plan, &c->ws, &c->ws_bytes, &a);
   a.dout = (const void *)(uintptr_t)c->g_dout;
   a.dq = (void *)(uintptr_t)c->g_dq;
   a.dk = (void *)(uintptr_t)c->g_dk;
