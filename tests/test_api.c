@@ -4,6 +4,8 @@
 **        messages, a compile-only context, nothing printed to stdout.
 **   gpu: plans on the GPU against the fp64 reference, and bad calls.
 **        Exits 77 (SKIPPED, with the reason) where there is no GPU.
+**   gpu2: two GPUs driven from two threads, a context and plans each,
+**        forward and backward against the reference. 77 below two GPUs.
 */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -19,11 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int passed, failed;
+static int passed, failed;  /* atomic adds: the gpu2 test checks from two threads */
 #define CHECK(cond, ...)                                    \
   do {                                                      \
-    if (cond) passed++;                                     \
-    else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+    if (cond) __atomic_fetch_add(&passed, 1, __ATOMIC_RELAXED); \
+    else { __atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED); fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
            fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
   } while (0)
 
@@ -504,7 +506,68 @@ static int test_gpu(void) {
   return finish();
 }
 
+/* One thread per GPU: its own context (fa_context_options.device) and plans;
+** allocations in the device's primary context, current in this thread. */
+typedef struct dev_job {
+  int device;
+  fa_context *ctx;
+} dev_job;
+
+static void *dev_worker(void *arg) {
+  dev_job *j = arg;
+  CUdevice dev;
+  CUcontext pctx;
+  if (cu->cuDeviceGet(&dev, j->device) || cu->cuDevicePrimaryCtxRetain(&pctx, dev) || cu->cuCtxSetCurrent(pctx)) {
+    CHECK(0, "GPU %d: no primary context", j->device);
+    return NULL;
+  }
+  char name[64];
+  fa_problem p;
+  for (int round = 0; round < 3; ++round) {  /* interleave with the other GPU's thread */
+    fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 131, 131, 4, 2, 128);
+    p.causal = 1;
+    snprintf(name, sizeof name, "gpu%d_gqa_causal_131", j->device);
+    gpu_case(j->ctx, name, &p);
+    snprintf(name, sizeof name, "gpu%d_bwd_gqa_causal_131", j->device);
+    gpu_bwd_case(j->ctx, name, &p);
+    fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BHSD, 1, 150, 203, 8, 1, 256);
+    snprintf(name, sizeof name, "gpu%d_bwd_mqa_d256", j->device);
+    gpu_bwd_case(j->ctx, name, &p);
+  }
+  cu->cuDevicePrimaryCtxRelease(dev);
+  return NULL;
+}
+
+static int test_gpu2(void) {
+  char why[512];
+  cu = fa_cu_load(why, sizeof why);
+  int n = 0;
+  if (!cu || cu->cuDeviceGetCount(&n) != CUDA_SUCCESS || n < 2) {
+    printf("SKIPPED: needs two GPUs: %s\n", !cu ? why : n == 1 ? "one device" : "no device");
+    return 77;
+  }
+  const fa_nvrtc *nv = fa_nvrtc_load(why, sizeof why);
+  if (!nv) { printf("SKIPPED: no NVRTC: %s\n", why); return 77; }
+  dev_job jobs[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; ++i) {
+    fa_context_options o;
+    fa_context_options_init(&o);
+    o.device = i;
+    jobs[i].device = i;
+    fa_status s = fa_context_create(&o, &jobs[i].ctx);
+    CHECK(s == FA_OK, "context on GPU %d: %s", i, fa_errmsg(NULL));
+    if (s != FA_OK) return finish();
+    printf("# %s\n", fa_context_describe(jobs[i].ctx));
+  }
+  for (int i = 0; i < 2; ++i) pthread_create(&th[i], NULL, dev_worker, &jobs[i]);
+  for (int i = 0; i < 2; ++i) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; ++i) fa_context_destroy(jobs[i].ctx);
+  return finish();
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "gpu2")) return test_gpu2();
   if (argc > 1 && !strcmp(argv[1], "gpu")) return test_gpu();
   test_cpu();
   return finish();

@@ -3,6 +3,7 @@
 ** problems for a variant, and the benchmark grids of shared/workloads.md.
 */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include "tune.h"
@@ -108,4 +109,31 @@ int tune_grid(const char *name, tune_shape *out, int max) {
   }
 #undef PUT
   return n;
+}
+
+void tune_shard(const tune_shape *s, int n, int parts, int *owner) {
+  if (parts < 1) parts = 1;
+  if (parts > 64) parts = 64;
+  char *done = calloc((size_t)n + 1, 1);
+  if (!done) {  /* no memory: round robin, still complete and disjoint */
+    for (int i = 0; i < n; ++i) owner[i] = i % parts;
+    return;
+  }
+  double load[64] = {0};
+  for (int k = 0; k < n; ++k) {
+    int pick = 0;
+    double best = -1;
+    for (int i = 0; i < n; ++i) {  /* the costliest shape not yet given out */
+      if (done[i]) continue;
+      const double c = (double)tune_visible_pairs(&s[i]) * s[i].p.heads_q * s[i].p.head_dim;
+      if (c > best) best = c, pick = i;
+    }
+    int w = 0;
+    for (int j = 1; j < parts; ++j)
+      if (load[j] < load[w]) w = j;
+    owner[pick] = w;
+    load[w] += best;
+    done[pick] = 1;
+  }
+  free(done);
 }

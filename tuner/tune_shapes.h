@@ -17,4 +17,11 @@ int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max);
 ** batch-4 slice), "d256" (the anchors' d=256 rows), "gemma" (workloads.md). */
 int tune_grid(const char *name, tune_shape *out, int max);
 
+/* Splits shapes s[0..n) between parts workers (several GPUs of one model):
+** owner[i] in [0, parts) for every shape, each shape to exactly one worker.
+** Longest first to the least loaded (cost: visible pairs x heads x head_dim,
+** a tuning run's time grows with it), ties to the lower index, so every
+** process that splits the same list gets the same split. */
+void tune_shard(const tune_shape *s, int n, int parts, int *owner);
+
 #endif

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -99,6 +100,7 @@ static double check_against(const tune_data *d, const uint16_t *ref, uint16_t *b
 
 typedef struct tune_opts {
   int device, dry_run, all_reps, bwd;
+  int shard_k, shard_n;  /* --shard K/N: this worker's part of the grid (tune_shard) */
   double budget_s;
   const char *db_path, *ship_path, *grid;
 } tune_opts;
@@ -371,9 +373,11 @@ int tune_parse_shape(const char *spec, tune_shape *s) {
 }
 
 static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int device);
+static int tune_model_parallel(int argc, char **argv, const tune_opts *o, tune_shape *shapes, int ns,
+                               const int *devs, int m, const char *model);
 
 int tune_cmd_tune(int argc, char **argv) {
-  tune_opts o = {0, 0, 0, 1, 0, NULL, NULL, "default"};
+  tune_opts o = {0, 0, 0, 1, 0, 0, 0, NULL, NULL, "default"};
   static tune_shape shapes[MAX_GRID];
   int ns = 0, all_gpus = 0, grid_given = 0;
   for (int i = 0; i < argc; ++i) {
@@ -385,6 +389,14 @@ int tune_cmd_tune(int argc, char **argv) {
     else if (!strcmp(a, "--ship") && v) { o.ship_path = v; ++i; }
     else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
     else if (!strcmp(a, "--no-bwd")) o.bwd = 0;
+    else if (!strcmp(a, "--shard") && v) {
+      if (sscanf(v, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 || o.shard_n > 64 || o.shard_k < 0 ||
+          o.shard_k >= o.shard_n) {
+        fprintf(stderr, "fa-tune: --shard K/N with 0 <= K < N <= 64, not '%s'\n", v);
+        return 2;
+      }
+      ++i;
+    }
     else if (!strcmp(a, "--shape") && v) {
       if (ns >= MAX_GRID || tune_parse_shape(v, &shapes[ns])) { fprintf(stderr, "fa-tune: bad --shape '%s' (%s)\n", v, fa_errmsg(NULL)); return 2; }
       ns++; ++i;
@@ -418,7 +430,15 @@ int tune_cmd_tune(int argc, char **argv) {
     }
     if (ns == before) { fprintf(stderr, "fa-tune: unknown grid '%s' (default, gemma, seed, seed4, d256)\n", o.grid); return 2; }
   }
-  /* auto: every distinct GPU model present, each on its first device. */
+  if (o.shard_n > 1) {  /* a worker of a multi-GPU run: its own part of the grid */
+    int owner[MAX_GRID], m = 0;
+    tune_shard(shapes, ns, o.shard_n, owner);
+    for (int i = 0; i < ns; ++i)
+      if (owner[i] == o.shard_k) shapes[m++] = shapes[i];
+    printf("fa-tune: shard %d/%d: %d of %d shapes on GPU %d\n", o.shard_k, o.shard_n, m, ns, o.device);
+    ns = m;
+  }
+  /* auto: every distinct GPU model present; a model's several GPUs share its grid. */
   char why[512];
   const fa_cu *cu = o.dry_run ? NULL : fa_cu_load(why, sizeof why);
   int count = 0;
@@ -430,13 +450,63 @@ int tune_cmd_tune(int argc, char **argv) {
     CUdevice h;
     names[dev][0] = 0;
     if (cu->cuDeviceGet(&h, dev) == CUDA_SUCCESS) cu->cuDeviceGetName(names[dev], 256, h);
-    int seen = -1;
-    for (int j = 0; j < dev; ++j) if (!strcmp(names[j], names[dev])) seen = j;
-    if (seen >= 0) { printf("fa-tune: GPU %d (%s) is the model GPU %d tunes\n", dev, names[dev], seen); continue; }
-    int r = tune_device(&o, shapes, ns, dev);
+  }
+  for (int dev = 0; dev < count && dev < 64; ++dev) {
+    int seen = 0, devs[64], m = 0;
+    for (int j = 0; j < dev; ++j) seen |= !strcmp(names[j], names[dev]);
+    if (seen) continue;
+    for (int j = dev; j < count && j < 64; ++j)
+      if (!strcmp(names[j], names[dev])) devs[m++] = j;
+    const int r = m > 1 ? tune_model_parallel(argc, argv, &o, shapes, ns, devs, m, names[dev])
+                        : tune_device(&o, shapes, ns, dev);
     if (r && r != 77) rc = r;
   }
   return rc;
+}
+
+/* One model's m GPUs: a worker process per GPU (fa-tune tune --gpu D --shard K/m,
+** the same arguments otherwise), each tuning its part of the grid into the one
+** database (WAL, a transaction per result). Then this process makes a pass
+** over the whole grid on the first GPU: every bucket is there, so it only
+** reads the measurements back for the gain report, and ships. */
+static int tune_model_parallel(int argc, char **argv, const tune_opts *o, tune_shape *shapes, int ns,
+                               const int *devs, int m, const char *model) {
+  printf("fa-tune: %d GPUs of model %s: one worker each, the grid split by cost\n", m, model);
+  fflush(stdout);
+  pid_t pids[64];
+  for (int k = 0; k < m; ++k) {
+    char gpu[16], shard[16];
+    snprintf(gpu, sizeof gpu, "%d", devs[k]);
+    snprintf(shard, sizeof shard, "%d/%d", k, m);
+    char *args[2 * MAX_GRID + 16];
+    int n = 0;
+    args[n++] = "fa-tune";
+    args[n++] = "tune";
+    for (int i = 0; i < argc && n < 2 * MAX_GRID + 10; ++i) {
+      if (!strcmp(argv[i], "--ship") && i + 1 < argc) { ++i; continue; }  /* the parent ships */
+      args[n++] = argv[i];
+      if (!strcmp(argv[i], "--gpu") && i + 1 < argc) { args[n++] = gpu; ++i; }
+    }
+    args[n++] = "--shard";
+    args[n++] = shard;
+    args[n] = NULL;
+    pids[k] = fork();
+    if (pids[k] == 0) {
+      execv("/proc/self/exe", args);
+      _exit(127);
+    }
+    if (pids[k] < 0) { fprintf(stderr, "fa-tune: fork failed\n"); return 1; }
+  }
+  int rc = 0;
+  for (int k = 0; k < m; ++k) {
+    int st = 0;
+    if (waitpid(pids[k], &st, 0) < 0 || !WIFEXITED(st) || (WEXITSTATUS(st) && WEXITSTATUS(st) != 77)) {
+      fprintf(stderr, "fa-tune: the worker on GPU %d failed (status %d)\n", devs[k], st);
+      rc = 1;
+    }
+  }
+  const int r = tune_device(o, shapes, ns, devs[0]);
+  return rc ? rc : r;
 }
 
 static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int device) {
@@ -477,6 +547,7 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
   precompile pc = {keys, nkeys, 0, ctx->arch, ctx->cache_dir, PTHREAD_MUTEX_INITIALIZER};
   pthread_t th[16];
   int nth = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (o.shard_n > 1) ncpu = 1 + (ncpu - 1) / o.shard_n;  /* the host's cores shared by the workers */
   if (ctx->nvrtc && ctx->cache_dir[0])
     for (; nth < 16 && nth < ncpu - 1; ++nth)
       if (pthread_create(&th[nth], NULL, precompile_worker, &pc)) break;
@@ -494,7 +565,7 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
   if (tune_cu->cuMemAlloc(&flush, TUNE_FLUSH_BYTES)) { fprintf(stderr, "fa-tune: no memory for the L2 flush\n"); return 1; }
   signal(SIGINT, on_sigint);
   shape_times *st = calloc((size_t)ns, sizeof *st), *stb = calloc((size_t)ns, sizeof *stb);
-  int isatty_out = isatty(1), done = 0, skipped = 0, failed = 0;
+  int isatty_out = isatty(1) && o.shard_n <= 1, done = 0, skipped = 0, failed = 0;  /* workers: plain lines */
   const double t0 = now_s();
   for (int i = 0; i < ns && !interrupted; ++i) {
     fa_bucket b;
