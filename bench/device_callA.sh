@@ -1,3 +1,6 @@
+#!/usr/bin/env bash
+# One device call: the API tests on the GPU, fa's forward+backward benchmark (seed4, d256),
+# and Nsight Compute on the chosen backward kernel (occupancy, limits).
 set -u
 export FA_CACHE_DIR=/tmp/fa-cache
 ./build/tests/test_api gpu 2>&1 | tail -4
