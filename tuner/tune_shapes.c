@@ -114,26 +114,28 @@ int tune_grid(const char *name, tune_shape *out, int max) {
 void tune_shard(const tune_shape *s, int n, int parts, int *owner) {
   if (parts < 1) parts = 1;
   if (parts > 64) parts = 64;
+  double *cost = malloc(((size_t)n + 1) * sizeof *cost);
   char *done = calloc((size_t)n + 1, 1);
-  if (!done) {  /* no memory: round robin, still complete and disjoint */
+  if (!cost || !done) {  /* no memory: round robin, still complete and disjoint */
     for (int i = 0; i < n; ++i) owner[i] = i % parts;
+    free(cost);
+    free(done);
     return;
   }
+  /* Once per shape: with positions or segments the pair count walks every (q, k). */
+  for (int i = 0; i < n; ++i) cost[i] = (double)tune_visible_pairs(&s[i]) * s[i].p.heads_q * s[i].p.head_dim;
   double load[64] = {0};
   for (int k = 0; k < n; ++k) {
-    int pick = 0;
-    double best = -1;
-    for (int i = 0; i < n; ++i) {  /* the costliest shape not yet given out */
-      if (done[i]) continue;
-      const double c = (double)tune_visible_pairs(&s[i]) * s[i].p.heads_q * s[i].p.head_dim;
-      if (c > best) best = c, pick = i;
-    }
+    int pick = -1;
+    for (int i = 0; i < n; ++i)  /* the costliest shape not yet given out */
+      if (!done[i] && (pick < 0 || cost[i] > cost[pick])) pick = i;
     int w = 0;
     for (int j = 1; j < parts; ++j)
       if (load[j] < load[w]) w = j;
     owner[pick] = w;
-    load[w] += best;
+    load[w] += cost[pick];
     done[pick] = 1;
   }
+  free(cost);
   free(done);
 }
