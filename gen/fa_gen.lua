@@ -188,14 +188,17 @@ end
 -- A built-in choice that is always valid: used when no tuning result applies.
 function M.choose(pr, arch)
   if pr.dir == "bwd" then
+    local last = ""
     for _, t in ipairs(S.bwd_tiles[pr.d] or {}) do
       local v = { dir = "bwd", family = "sm80", d = pr.d, dtype = pr.dtype, bm = t[1], bn = t[2],
         warps = t[3], stages = t[4], g = 1, pos = pr.pos or nil, seg = pr.seg or nil, softcap = pr.softcap or nil }
-      if S.check(v, arch) then
+      local ok, why = S.check(v, arch)
+      if ok then
         return M.key(v), ("heuristic: first backward tile of the %d-dim list that fits sm_%s"):format(pr.d, tostring(arch))
       end
+      last = (" (the last tried, %s: %s)"):format(M.key(v), why)
     end
-    return nil, ("no backward variant fits head_dim %s on sm_%s"):format(tostring(pr.d), tostring(arch))
+    return nil, ("no backward variant fits head_dim %s on sm_%s%s"):format(tostring(pr.d), tostring(arch), last)
   end
   -- Pack query heads when one kv head's queries are too few to fill a tile.
   local g = 1

@@ -121,12 +121,20 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
   char why[512] = "", why_bwd[512] = "";
   s = choose(ctx, p, opt ? opt->variant : NULL, 0, plan->key, sizeof plan->key, why, sizeof why);
   if (s == FA_OK) s = fa_kernel_get(ctx, plan->key, &plan->fwd);
-  /* Training problems (those that keep the LSE) get their backward kernels now, not at the first call. */
+  /* Training problems (those that keep the LSE) get their backward kernels now, not at the first
+  ** call. Where none can serve (d=256 on a GPU with 100 KB of shared memory), the plan still runs
+  ** the forward, and fa_backward says why; a forced variant_bwd must load. */
   if (s == FA_OK && (p->features & FA_FEAT_LSE)) {
-    s = choose(ctx, p, opt ? opt->variant_bwd : NULL, 1, plan->key_bwd, sizeof plan->key_bwd, why_bwd,
-               sizeof why_bwd);
-    if (s == FA_OK) s = fa_kernel_get(ctx, plan->key_bwd, &plan->bwd);
-    if (s == FA_OK) bwd_layout(ctx, plan, opt && opt->deterministic);
+    fa_status sb = choose(ctx, p, opt ? opt->variant_bwd : NULL, 1, plan->key_bwd, sizeof plan->key_bwd, why_bwd,
+                          sizeof why_bwd);
+    if (sb == FA_OK) sb = fa_kernel_get(ctx, plan->key_bwd, &plan->bwd);
+    if (sb == FA_OK) bwd_layout(ctx, plan, opt && opt->deterministic);
+    else if (opt && opt->variant_bwd) s = sb;
+    else {
+      plan->bwd = NULL;
+      snprintf(plan->bwd_why, sizeof plan->bwd_why, "%s", fa_errmsg(ctx));
+      fa_err_clear(ctx);
+    }
   } else if (s == FA_OK && opt && opt->variant_bwd) {
     s = fa_err(ctx, FA_ERR_VARIANT, "fa_plan_options.variant_bwd is set but the problem has no FA_FEAT_LSE (no backward)");
   }
@@ -161,6 +169,8 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
                    "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem; split-KV %d",
                    plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2],
                    li->threads, li->smem, plan->nsplit);
+  if (!plan->bwd && plan->bwd_why[0] && n > 0 && (size_t)n < sizeof plan->describe)
+    snprintf(plan->describe + n, sizeof plan->describe - n, "; no backward: %s", plan->bwd_why);
   if (plan->bwd && n > 0 && (size_t)n < sizeof plan->describe)
     snprintf(plan->describe + n, sizeof plan->describe - n,
              "; backward %s (%s); kernel from %s; %s dQ; %d CTA%s per kv head group; workspace %zu B",

@@ -17,7 +17,8 @@ struct fa_plan {
   CUdeviceptr scratch; /* the plan's own scratch, used when the call passes none */
   /* Backward (problems with FA_FEAT_LSE). */
   char key_bwd[160];
-  fa_kernel *bwd;      /* NULL without FA_FEAT_LSE */
+  fa_kernel *bwd;      /* NULL without FA_FEAT_LSE, or when no backward variant can serve */
+  char bwd_why[512];   /* why not, in the latter case */
   int deterministic;
   int hsplit;          /* CTAs per kv head's query group in fa_bwd_dkdv */
   size_t bwd_bytes;    /* workspace: lse2, dsum [, dQ accumulator][, dK/dV partials] */

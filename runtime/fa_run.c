@@ -111,6 +111,8 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   if (a->struct_size != sizeof *a)
     return fa_err(ctx, FA_ERR_STRUCT_SIZE, "fa_bwd_args.struct_size is %zu, expected %zu", a->struct_size, sizeof *a);
   const fa_problem *p = &plan->problem;
+  if (!plan->bwd && plan->bwd_why[0])
+    return fa_err(ctx, FA_ERR_UNSUPPORTED, "no backward kernel for this problem here: %s", plan->bwd_why);
   if (!plan->bwd)
     return fa_err(ctx, FA_ERR_FEATURE, "fa_backward needs a plan whose problem has FA_FEAT_LSE (the forward's LSE)");
   fa_status s = check_args(ctx, p, &a->fwd);

@@ -177,6 +177,41 @@ static void test_backward_cpu(fa_context *ctx, const fa_problem *p0) {
   }
 }
 
+/* Where no backward variant fits (d=256 on sm_86's 100 KB of shared memory), a
+** training plan still serves the forward and fa_backward says why. */
+static void test_backward_unavailable(void) {
+  fa_context_options o;
+  fa_context_options_init(&o);
+  o.device = FA_DEVICE_NONE;
+  o.arch = 86;
+  o.flags = FA_CTX_NO_DISK_CACHE | FA_CTX_NO_TUNING_DB;
+  fa_context *ctx;
+  if (fa_context_create(&o, &ctx) != FA_OK) { CHECK(0, "sm_86 context: %s", fa_errmsg(NULL)); return; }
+  fa_problem p;
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 100, 100, 8, 1, 256);
+  p.features |= FA_FEAT_LSE;
+  fa_plan *plan;
+  fa_status s = fa_plan_create(ctx, &p, NULL, &plan);
+  CHECK(s == FA_OK && strstr(fa_plan_describe(plan), "no backward"), "sm_86 d256 training plan: %s",
+        s == FA_OK ? fa_plan_describe(plan) : fa_errmsg(ctx));
+  if (s == FA_OK) {
+    fa_bwd_args b;
+    fa_bwd_args_init(&b);
+    b.fwd.q = b.fwd.k = b.fwd.v = b.dout = (const void *)(uintptr_t)4096;
+    b.fwd.o = b.dq = b.dk = b.dv = (void *)(uintptr_t)4096;
+    b.fwd.lse = (float *)(uintptr_t)4096;
+    CHECK(fa_backward(plan, &b) == FA_ERR_UNSUPPORTED && strstr(fa_errmsg(ctx), "shared memory"),
+          "backward unavailable: %s", fa_errmsg(ctx));
+    fa_plan_destroy(plan);
+  }
+  fa_plan_options po;
+  fa_plan_options_init(&po);
+  po.variant_bwd = "bwd_sm80_d256_bf16_m64n64_w8_s1_g1";  /* forced: its failure is the plan's */
+  CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_VARIANT, "forced backward that does not fit: %s",
+        fa_errmsg(ctx));
+  fa_context_destroy(ctx);
+}
+
 static void test_cpu(void) {
   setenv("FA_NO_DRIVER", "1", 1);
   fa_context *ctx = (fa_context *)1;
@@ -259,6 +294,7 @@ static void test_cpu(void) {
     CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_SIZE && strstr(fa_errmsg(ctx), "kv_splits"), "bad kv_splits");
     po.kv_splits = 0;
     test_backward_cpu(ctx, &p);
+    test_backward_unavailable();
   } else {
     printf("(NVRTC absent here: %s; compile-only plan not checked)\n", why);
   }

@@ -317,7 +317,10 @@ FA_API void fa_bwd_args_init(fa_bwd_args *a);
 ** Returns FA_OK, FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE, FA_ERR_FEATURE
 ** (the problem has no FA_FEAT_LSE), FA_ERR_NULL_POINTER, FA_ERR_ALIGNMENT,
 ** FA_ERR_WORKSPACE (none, or smaller than fa_plan_workspace() says),
-** FA_ERR_NO_DEVICE (a compile-only context), FA_ERR_CUDA. */
+** FA_ERR_UNSUPPORTED (no backward variant fits this problem on this GPU, e.g.
+** head_dim 256 where a block has 100 KB of shared memory; the plan's forward
+** runs, and fa_plan_describe() says why), FA_ERR_NO_DEVICE (a compile-only
+** context), FA_ERR_CUDA. */
 FA_API fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a);
 
 #ifdef __cplusplus
