@@ -54,8 +54,8 @@ S.tiles = {
 -- and d256 m64n64 w8 with tokens 92-100); d128 m64n128 w8 (192) spilled 56
 -- bytes, d256 m64n32 w4 (160) 404 (its dQ phase runs 256 columns per warp),
 -- BM 128 4-8 bytes. d256 has one-stage tiles for sm_80's smaller shared
--- memory. On the H100, d128 m64n64 w4 (two CTAs per SM) ran fwd+bwd at
--- 219.6 TFLOP/s against 187.1 for m64n64 w8 (S=4096, one call); it comes first.
+-- memory. On the H100, d128 m64n64 w4 (two CTAs per SM since the full L1 carveout) ran fwd+bwd at
+-- 219.6 TFLOP/s against 187.1 for m64n64 w8 (S=4096, one call, before that carveout); it comes first.
 S.bwd_tiles = {
   [64]  = { {64, 128, 8, 2}, {64, 64, 8, 2}, {64, 64, 4, 2} },
   [128] = { {64, 64, 4, 2}, {64, 64, 8, 2}, {64, 64, 4, 1}, {64, 32, 8, 2} },
