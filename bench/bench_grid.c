@@ -121,13 +121,8 @@ int bench_check_shape_of(const tune_shape *s, int cap, tune_shape *c) {
     if (c->seqlen_q[b] > tq) c->seqlen_q[b] = tq;
     if (c->seqlen_k[b] > tk) c->seqlen_k[b] = tk;
   }
-  fa_problem_init(&c->p, p->dtype, FA_LAYOUT_BSHD, 1, tq, tk, p->heads_q / p->heads_kv, 1, p->head_dim);
-  c->p.scale = p->scale;
-  c->p.softcap = p->softcap;
-  c->p.causal = p->causal;
-  c->p.window_left = p->window_left;
-  c->p.window_right = p->window_right;
-  c->p.features = p->features & ~FA_FEAT_LSE;
+  tune_group_problem(p, tq, tk, &c->p);
+  c->p.features &= ~FA_FEAT_LSE;
   const int half = tk / 2 > 1 ? tk / 2 : 1;
   if (c->p.window_left >= half) { c->p.window_left = half - 1; capped = 1; }
   if (c->p.window_right >= half) { c->p.window_right = half - 1; capped = 1; }

@@ -139,3 +139,13 @@ void tune_shard(const tune_shape *s, int n, int parts, int *owner) {
   free(cost);
   free(done);
 }
+
+void tune_group_problem(const fa_problem *p, int tq, int tk, fa_problem *out) {
+  fa_problem_init(out, p->dtype, FA_LAYOUT_BSHD, 1, tq, tk, p->heads_q / p->heads_kv, 1, p->head_dim);
+  out->scale = p->scale;
+  out->softcap = p->softcap;
+  out->causal = p->causal;
+  out->window_left = p->window_left;
+  out->window_right = p->window_right;
+  out->features = p->features;
+}

@@ -17,6 +17,11 @@ int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max);
 ** batch-4 slice), "d256" (the anchors' d=256 rows), "gemma" (workloads.md). */
 int tune_grid(const char *name, tune_shape *out, int max);
 
+/* The problem of one kv head's group of p (batch 1, Hq/Hkv query heads, one kv
+** head, BSHD) at lengths tq, tk, with p's dtype, head_dim, scale, softcap,
+** causal, windows and features: what correctness checks run on a small scale. */
+void tune_group_problem(const fa_problem *p, int tq, int tk, fa_problem *out);
+
 /* Splits shapes s[0..n) between parts workers (several GPUs of one model):
 ** owner[i] in [0, parts) for every shape, each shape to exactly one worker.
 ** Longest first to the least loaded (cost: visible pairs x heads x head_dim,

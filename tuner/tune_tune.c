@@ -118,13 +118,7 @@ static void check_shape_of(const tune_shape *s, tune_shape *c, int cap) {
     tk = tk > cap ? cap : tk;
     tq = tq > tk ? tk : tq;
   }
-  fa_problem_init(&c->p, p->dtype, FA_LAYOUT_BSHD, 1, tq, tk, p->heads_q / p->heads_kv, 1, p->head_dim);
-  c->p.scale = p->scale;
-  c->p.softcap = p->softcap;
-  c->p.causal = p->causal;
-  c->p.window_left = p->window_left;
-  c->p.window_right = p->window_right;
-  c->p.features = p->features;
+  tune_group_problem(p, tq, tk, &c->p);
 }
 
 static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s, char **keys, int nkeys,
