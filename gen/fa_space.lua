@@ -5,8 +5,11 @@
 local S = {}
 
 -- Kernel families. Each names its template and the GPUs it runs on.
+-- sm80: mma.sync, runs on every GPU since Ampere. sm90: wgmma, TMA and warp
+-- specialization, sm_90a only (Hopper's instructions are not in later GPUs).
 S.families = {
   sm80 = { templates = { fwd = "fwd_sm80.cu", bwd = "bwd_sm80.cu" }, min_arch = 80 },
+  sm90 = { templates = { fwd = "fwd_sm90.cu" }, min_arch = 90, max_arch = 90 },
 }
 
 S.head_dims = { 64, 128, 256 }
@@ -44,6 +47,17 @@ S.tiles = {
   [128] = { {128, 48, 4}, {128, 32, 4}, {128, 64, 8}, {128, 128, 8} },
   [256] = { {64, 64, 4}, {128, 64, 8}, {64, 32, 4}, {128, 32, 8} },
 }
+
+-- Hopper tiles {BM, BN, warps}: 4 producer warps and 4 per consumer
+-- warpgroup of 64 rows (BM = 64 * (warps/4 - 1)).
+S.tiles_sm90 = {
+  [64]  = { {128, 128, 12}, {192, 128, 16} },
+  [128] = { {128, 128, 12}, {128, 176, 12}, {128, 96, 12} },
+  [256] = { {128, 80, 12}, {128, 64, 12} },
+}
+function S.fwd_tiles(family, d)
+  return (family == "sm90" and S.tiles_sm90 or S.tiles)[d] or {}
+end
 
 -- Backward tiles {BM, BN, warps, stages}: a CTA owns BN keys and steps
 -- through BM queries. Registers per thread: S^T and dP^T (BN*BM*2/threads)
@@ -107,6 +121,9 @@ function S.smem_bytes(v)
   if v.dir == "bwd" then  -- the larger of fa_bwd_dkdv's and fa_bwd_dq's
     return math.max(S.bwd_smem(v), S.bwd_dq_smem(v))
   end
+  if v.family == "sm90" then  -- 1024 to align the swizzled tiles, 256 for the mbarriers
+    return 1024 + v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + 256 + (tok and (S.TABLE_MAX + 1) * 16 or 0)
+  end
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
 
@@ -123,6 +140,35 @@ function S.bwd_dq_smem(v)
 end
 
 function S.threads(v) return v.warps * 32 end
+
+-- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets them.
+function S.sm90_consumer_regs(warps)
+  local nc = warps // 4 - 1
+  local prod = nc <= 2 and 40 or 24
+  return math.min(240, ((65536 - prod * 128) // (nc * 128)) // 8 * 8), prod
+end
+-- Per consumer thread: O (d/2), S (BN/2), P as bf16 pairs (BN/4), and about
+-- 32 for addresses, row state and the mask.
+S.SM90_REG_OVERHEAD = 32
+
+local function check_sm90(v)
+  if v.warps ~= 12 and v.warps ~= 16 then return false, ("warps %d not in {12,16} (producer + 2 or 3 consumer warpgroups)"):format(v.warps) end
+  if v.bm ~= 64 * (v.warps // 4 - 1) then
+    return false, ("BM %d must be 64 rows per consumer warpgroup (%d with %d warps)"):format(v.bm, 64 * (v.warps // 4 - 1), v.warps)
+  end
+  if v.bn % 16 ~= 0 or v.bn < 16 or v.bn > 256 then return false, ("BN %d must be a multiple of 16 in 16..256 (wgmma N)"):format(v.bn) end
+  if v.stages ~= 2 then return false, ("stages %d: only 2 is built"):format(v.stages) end
+  if v.g < 1 or v.g > 16 or v.bm % v.g ~= 0 then
+    return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
+  end
+  local regs = S.sm90_consumer_regs(v.warps)
+  local need = v.d // 2 + v.bn // 2 + v.bn // 4 + S.SM90_REG_OVERHEAD
+  if need > regs then
+    return false, ("a consumer thread needs about %d registers (O %d + S %d + P %d + %d), over its %d"):format(
+      need, v.d // 2, v.bn // 2, v.bn // 4, S.SM90_REG_OVERHEAD, regs)
+  end
+  return true
+end
 
 local function check_bwd(v)
   if not has({ 64, 128 }, v.bm) then return false, ("BM %d not in {64,128}"):format(v.bm) end
@@ -153,6 +199,11 @@ function S.check(v, arch)
   if not fam.templates[v.dir] then return false, ("family %s has no '%s' kernels"):format(v.family, v.dir) end
   if not has(S.head_dims, v.d) then return false, ("head_dim %d not in {64,128,256}"):format(v.d) end
   if not has(S.dtypes, v.dtype) then return false, ("dtype '%s' not in {bf16,fp16}"):format(v.dtype) end
+  if v.family == "sm90" then
+    local ok, why = check_sm90(v)
+    if not ok then return false, why end
+    return S.check_arch(v, arch, fam)
+  end
   if v.warps ~= 4 and v.warps ~= 8 then return false, ("warps %d not in {4,8}"):format(v.warps) end
   if v.dir == "bwd" then
     local ok, why = check_bwd(v)
@@ -181,6 +232,9 @@ end
 function S.check_arch(v, arch, fam)
   if arch then
     if arch < fam.min_arch then return false, ("family %s needs sm_%d+"):format(v.family, fam.min_arch) end
+    if fam.max_arch and arch > fam.max_arch then
+      return false, ("family %s runs on sm_%da only"):format(v.family, fam.max_arch)
+    end
     local lim = S.smem_limit[arch] or S.smem_limit[80]
     local need = S.smem_bytes(v)
     if need > lim then

@@ -209,6 +209,7 @@ fa_status fa_gen_launch(fa_context *ctx, fa_gen *g, const char *key, int arch, f
     out->softcap = get_int(L, -2, "softcap");
     out->bwd = get_int(L, -2, "bwd");
     out->smem2 = get_int(L, -2, "smem2");
+    out->tma = get_int(L, -2, "tma");
     lua_getfield(L, -2, "dtype");
     strncpy(out->dtype, lua_tostring(L, -1) ? lua_tostring(L, -1) : "", sizeof out->dtype - 1);
     lua_pop(L, 1);

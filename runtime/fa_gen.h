@@ -25,6 +25,7 @@ typedef struct fa_launch_info {
   int threads, smem, bm, bn, g, d;
   int bwd, smem2;      /* backward: smem2 is fa_bwd_dq's (128 threads) */
   int pos, seg, softcap;
+  int tma;             /* sm90 family: takes TMA tensor maps of Q, K, V after the Params */
   char dtype[8];
 } fa_launch_info;
 

@@ -66,6 +66,48 @@ static void call_kparams(const fa_plan *plan, const fa_fwd_args *a, fa_fwd_kpara
   if (f & FA_FEAT_SEQLENS) kp->seqlens_q = dptr(a->seqlens_q), kp->seqlens_k = dptr(a->seqlens_k);
 }
 
+/* A 4-d tiled tensor map over a 16-bit tensor, 128-byte swizzle: dims[0] is
+** head_dim (contiguous), stride[i] the element stride of dims[i + 1]. A
+** dimension of extent 1 is never stepped over, so its stride, which the caller
+** may leave at any value, becomes one TMA accepts. */
+static CUresult tma_map(const fa_cu *cu, CUtensorMap *map, const void *ptr, int bf16, const uint64_t dims[4],
+                        const int64_t stride[3], const uint32_t box[4]) {
+  cuuint64_t gdim[4], gstride[3];
+  cuuint64_t span = dims[0] * 2;
+  for (int i = 0; i < 3; ++i)
+    if (dims[i + 1] > 1 && (cuuint64_t)stride[i] * 2 * dims[i + 1] > span) span = (cuuint64_t)stride[i] * 2 * dims[i + 1];
+  span = (span + 15) & ~(cuuint64_t)15;
+  for (int i = 0; i < 4; ++i) gdim[i] = dims[i];
+  for (int i = 0; i < 3; ++i) gstride[i] = dims[i + 1] > 1 ? (cuuint64_t)stride[i] * 2 : span;
+  const cuuint32_t ones[4] = { 1, 1, 1, 1 };
+  cuuint32_t bx[4] = { box[0], box[1], box[2], box[3] };
+  return cu->cuTensorMapEncodeTiled(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
+                                    (void *)ptr, gdim, gstride, bx, ones, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                    CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+}
+
+/* The sm90 family's tensor maps of a call: Q as [B][Tq][Hq][D] boxes of
+** (64, G heads, BM/G positions), so packed rows come out position-major;
+** K and V as [B][Hkv][Tk][D] boxes of (64, BN keys). */
+static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[3]) {
+  const fa_problem *p = &plan->problem;
+  const fa_launch_info *li = &plan->fwd->info;
+  const int bf16 = p->dtype == FA_DTYPE_BF16;
+  const uint64_t d = (uint64_t)p->head_dim;
+  const uint64_t qd[4] = { d, (uint64_t)p->heads_q, (uint64_t)p->seqlen_q, (uint64_t)p->batch };
+  const int64_t qs[3] = { p->q_stride[2], p->q_stride[1], p->q_stride[0] };
+  const uint32_t qb[4] = { 64, (uint32_t)li->g, (uint32_t)(li->bm / li->g), 1 };
+  const uint64_t kd[4] = { d, (uint64_t)p->seqlen_k, (uint64_t)p->heads_kv, (uint64_t)p->batch };
+  const int64_t ks[3] = { p->k_stride[1], p->k_stride[2], p->k_stride[0] };
+  const int64_t vs[3] = { p->v_stride[1], p->v_stride[2], p->v_stride[0] };
+  const uint32_t kb[4] = { 64, (uint32_t)li->bn, 1, 1 };
+  CUresult r = tma_map(ctx->cu, &m[0], a->q, bf16, qd, qs, qb);
+  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[1], a->k, bf16, kd, ks, kb);
+  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[2], a->v, bf16, kd, vs, kb);
+  return r;
+}
+
 fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_forward: plan is NULL");
   fa_context *ctx = plan->ctx;
@@ -93,9 +135,13 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   }
   void *params[] = { &kp, &ws };
   const fa_launch_info *li = &plan->fwd->info;
-  CUresult r = ctx->cu->cuLaunchKernel(plan->fwd->fn, (unsigned)(plan->grid[0] * plan->nsplit),
-                                       (unsigned)plan->grid[1], (unsigned)plan->grid[2], (unsigned)li->threads, 1, 1,
-                                       (unsigned)li->smem, (CUstream)a->stream, params, NULL);
+  CUtensorMap maps[3];
+  void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &ws };
+  CUresult r = li->tma ? tma_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
+  if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuTensorMapEncodeTiled");
+  r = ctx->cu->cuLaunchKernel(plan->fwd->fn, (unsigned)(plan->grid[0] * plan->nsplit), (unsigned)plan->grid[1],
+                              (unsigned)plan->grid[2], (unsigned)li->threads, 1, 1, (unsigned)li->smem,
+                              (CUstream)a->stream, li->tma ? params_tma : params, NULL);
   if (r == CUDA_SUCCESS && plan->nsplit > 1) {
     const uint64_t rows = (uint64_t)p->batch * p->heads_q * p->seqlen_q;
     r = ctx->cu->cuLaunchKernel(plan->fwd->aux[FA_AUX_COMBINE], (unsigned)((rows + 3) / 4), 1, 1, 128, 1, 1, 0,

@@ -1,0 +1,347 @@
+// Template: flash-attention forward for Hopper (the "sm90" family, sm_90a).
+// One producer warpgroup issues TMA copies of Q, K and V tiles (128-byte
+// swizzle) that complete on mbarriers; NC consumer warpgroups, 64 query rows
+// each, run S = Q K^T and O += P V as wgmma (Q, K, V from shared memory, P
+// from registers), the online softmax in exp2 in between. Registers move from
+// the producer to the consumers (setmaxnreg). Masks, tile skipping, split-KV
+// and the epilogue follow fwd_sm80.cu. Slots are filled by gen/fa_gen.lua.
+
+constexpr int D = ${D};            // head_dim
+constexpr int BM = ${BM};          // query rows per CTA (after GQA packing), 64 per consumer warpgroup
+constexpr int BN = ${BN};          // keys per tile
+constexpr int WARPS = ${WARPS};    // 4 producer warps + 4 per consumer warpgroup
+constexpr int STAGES = ${STAGES};  // K/V buffers in shared memory
+constexpr int G = ${G};            // query heads packed into one tile's rows
+constexpr bool HAS_POS = ${HAS_POS};
+constexpr bool HAS_SEG = ${HAS_SEG};
+constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
+constexpr int TABLE_MAX = ${TABLE_MAX};
+constexpr int REG_PRODUCER = ${REG_PRODUCER};  // setmaxnreg targets
+constexpr int REG_CONSUMER = ${REG_CONSUMER};
+
+constexpr int NT = WARPS * 32;
+constexpr int NC = WARPS / 4 - 1;
+constexpr int DC = D / 8;               // 16-byte chunks per row
+constexpr bool HAS_TOK = HAS_POS || HAS_SEG;
+constexpr u32 QBYTES = BM * D * 2, KVBYTES = BN * D * 2;
+static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
+
+${WGMMA}
+
+struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
+
+// Byte offset of 16-byte chunk c of row r in a [rows][D] tile stored as D/64
+// column blocks of [rows][64], 128-byte swizzled (TMA's and wgmma's layout).
+__device__ __forceinline__ u32 sw128(int rows, int r, int c) {
+  return (u32)((c >> 3) * rows * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
+}
+
+extern "C" __global__ void __launch_bounds__(NT, 1)
+fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
+       const __grid_constant__ TmaDesc tv, float *ws) {
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
+  const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
+  unsigned char *smem = smem_raw + (sQ - raw);
+  const u32 sK = sQ + QBYTES, sV = sK + STAGES * KVBYTES, bars = sV + STAGES * KVBYTES;
+  // Barriers: Q, then per stage K full, V full, K empty, V empty.
+  const u32 barQ = bars;
+  auto fullK = [&](int s) { return bars + 8 + 8 * s; };
+  auto fullV = [&](int s) { return bars + 8 + 8 * (STAGES + s); };
+  auto emptyK = [&](int s) { return bars + 8 + 8 * (2 * STAGES + s); };
+  auto emptyV = [&](int s) { return bars + 8 + 8 * (3 * STAGES + s); };
+  TileBounds *table = (TileBounds *)(smem + (bars - sQ) + 256);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int split = blockIdx.x % p.nsplit;
+  const int tile = gridDim.x / p.nsplit - 1 - blockIdx.x / p.nsplit;  // heavy causal tiles first
+  const int hg = blockIdx.y, b = blockIdx.z;
+  const int group = p.Hq / p.Hkv;
+  const int kvh = hg * G / group;
+  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+  const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
+  const int off = Lk - Lq;
+  const int R0 = tile * BM;
+  const int pmin = R0 / G;
+  const int pmax = min(Lq - 1, (R0 + BM - 1) / G);
+
+  int n_lo = 0, n_hi = Lk;
+  if (p.causal) n_hi = min(n_hi, pmax + off + 1);
+  if (p.window_right >= 0) n_hi = min(n_hi, pmax + off + p.window_right + 1);
+  if (p.window_left >= 0) n_lo = max(n_lo, pmin + off - p.window_left);
+  int t_lo = n_lo / BN;
+  int t_hi = (pmin > pmax || n_hi <= n_lo) ? t_lo : (n_hi + BN - 1) / BN;
+  if (p.nsplit > 1) {
+    const int per = (t_hi - t_lo + p.nsplit - 1) / p.nsplit;
+    t_lo = min(t_hi, t_lo + split * per);
+    t_hi = min(t_hi, t_lo + per);
+  }
+
+  if (tid == 0) {
+    mbar_init(barQ, 1);
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(fullK(s), 1);
+      mbar_init(fullV(s), 1);
+      mbar_init(emptyK(s), NC * 4);  // one arrival per consumer warp
+      mbar_init(emptyV(s), NC * 4);
+    }
+    fence_mbar_init();
+  }
+
+  // Tile bounds of positions and segments, as in fwd_sm80.cu: the producer
+  // and the consumers walk the same visible tiles.
+  TileBounds *qb_bounds = table + TABLE_MAX;
+  if constexpr (HAS_TOK) {
+    int qp_min = 0x7fffffff, qp_max = -0x7fffffff - 1, qs_min = 0x7fffffff, qs_max = -0x7fffffff - 1;
+    for (int pos = pmin + lane; pos <= pmax; pos += 32) {
+      if (HAS_POS) { int v = p.q_pos[b * p.Tq + pos]; qp_min = min(qp_min, v); qp_max = max(qp_max, v); }
+      if (HAS_SEG) { int v = p.q_seg[b * p.Tq + pos]; qs_min = min(qs_min, v); qs_max = max(qs_max, v); }
+    }
+#pragma unroll
+    for (int o = 16; o; o >>= 1) {
+      qp_min = min(qp_min, __shfl_xor_sync(0xffffffffu, qp_min, o));
+      qp_max = max(qp_max, __shfl_xor_sync(0xffffffffu, qp_max, o));
+      qs_min = min(qs_min, __shfl_xor_sync(0xffffffffu, qs_min, o));
+      qs_max = max(qs_max, __shfl_xor_sync(0xffffffffu, qs_max, o));
+    }
+    const int ntab = min(t_hi - t_lo, TABLE_MAX);
+    for (int tt = warp; tt < ntab; tt += WARPS) {
+      int a = 0x7fffffff, z = -0x7fffffff - 1, sa = 0x7fffffff, sz = -0x7fffffff - 1;
+      for (int n = (t_lo + tt) * BN + lane; n < min((t_lo + tt + 1) * BN, Lk); n += 32) {
+        if (HAS_POS) { int v = p.k_pos[b * p.Tk + n]; a = min(a, v); z = max(z, v); }
+        if (HAS_SEG) { int v = p.k_seg[b * p.Tk + n]; sa = min(sa, v); sz = max(sz, v); }
+      }
+#pragma unroll
+      for (int o = 16; o; o >>= 1) {
+        a = min(a, __shfl_xor_sync(0xffffffffu, a, o));
+        z = max(z, __shfl_xor_sync(0xffffffffu, z, o));
+        sa = min(sa, __shfl_xor_sync(0xffffffffu, sa, o));
+        sz = max(sz, __shfl_xor_sync(0xffffffffu, sz, o));
+      }
+      if (lane == 0) table[tt] = TileBounds{a, z, sa, sz};
+    }
+    if (tid == 0) *qb_bounds = TileBounds{qp_min, qp_max, qs_min, qs_max};
+  }
+  __syncthreads();  // barriers initialised, bounds tables written
+
+  // 0: hidden, 1: partly visible (mask per element), 2: fully visible.
+  auto classify = [&](int t) -> int {
+    int n0 = t * BN, n1 = n0 + BN - 1;
+    bool full = n1 < Lk && (!p.causal || n1 <= pmin + off) &&
+                (p.window_right < 0 || n1 <= pmin + off + p.window_right) &&
+                (p.window_left < 0 || n0 >= pmax + off - p.window_left);
+    if constexpr (HAS_TOK) {
+      if (t - t_lo >= TABLE_MAX) return 1;
+      const TileBounds tb = table[t - t_lo], qt = *qb_bounds;
+      if (HAS_POS && tb.pos_min > qt.pos_max) return 0;
+      if (HAS_SEG && (tb.seg_max < qt.seg_min || tb.seg_min > qt.seg_max || qt.seg_max < 0)) return 0;
+      if (HAS_POS && tb.pos_max > qt.pos_min) full = false;
+      if (HAS_SEG && !(qt.seg_min == qt.seg_max && tb.seg_min == qt.seg_min && tb.seg_max == qt.seg_min &&
+                       qt.seg_min >= 0))
+        full = false;
+    }
+    return full ? 2 : 1;
+  };
+  auto next_visible = [&](int t) {
+    if constexpr (HAS_TOK)
+      while (t < t_hi && classify(t) == 0) ++t;
+    return t;
+  };
+
+  if (warp < 4) {
+    // Producer warpgroup: one thread issues every copy.
+    setmaxnreg_dec<REG_PRODUCER>();
+    if (tid == 0) {
+      mbar_expect_tx(barQ, QBYTES);
+#pragma unroll
+      for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
+      int it = 0;
+      for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
+        const int s = it % STAGES;
+        const u32 ph = (it / STAGES) & 1;
+        mbar_wait(emptyK(s), ph ^ 1);
+        mbar_expect_tx(fullK(s), KVBYTES);
+#pragma unroll
+        for (int db = 0; db < D / 64; ++db)
+          tma_load4(sK + s * KVBYTES + db * BN * 128, tk, db * 64, t * BN, kvh, b, fullK(s));
+        mbar_wait(emptyV(s), ph ^ 1);
+        mbar_expect_tx(fullV(s), KVBYTES);
+#pragma unroll
+        for (int db = 0; db < D / 64; ++db)
+          tma_load4(sV + s * KVBYTES + db * BN * 128, tv, db * 64, t * BN, kvh, b, fullV(s));
+      }
+    }
+    return;
+  }
+
+  // Consumer warpgroups. Accumulator layout of wgmma m64nN: warp w of the
+  // group holds rows 16w..16w+15, lane rows g and g+8, columns 8j + 2*t4 + {0,1}.
+  setmaxnreg_inc<REG_CONSUMER>();
+  const int cw = warp - 4, c = cw >> 2;
+  const int wrow = cw * 16;  // = 64c + 16(w % 4)
+  const int g = lane >> 2, t4 = lane & 3;
+  int row_pos[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
+
+  float acc[D / 8][4];
+#pragma unroll
+  for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  float row_max[2] = {NEG_INF, NEG_INF}, row_sum[2] = {0.f, 0.f};
+  const float mul = HAS_SOFTCAP ? 1.0f : p.scale_log2;
+  const u32 qbase = sQ + c * 64 * 128;
+
+  mbar_wait(barQ, 0);
+  int it = 0;
+  for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
+    const int s = it % STAGES;
+    const u32 ph = (it / STAGES) & 1;
+    const u32 kbuf = sK + s * KVBYTES, vbuf = sV + s * KVBYTES;
+
+    // S = Q K^T: both K-major; a 16-wide k step moves 32 bytes inside the swizzled row.
+    float sc[BN / 8][4];
+    mbar_wait(fullK(s), ph);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      wgmma_s(sc, sw128_desc(qbase + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024),
+              sw128_desc(kbuf + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+    wgmma_commit();
+    wgmma_wait<0>();
+    reg_fence(sc);
+    __syncwarp();
+    if (lane == 0) mbar_arrive(emptyK(s));
+
+    if constexpr (HAS_SOFTCAP) {
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) sc[j][e] = p.cap_log2 * tanh_acc(sc[j][e] * p.cap_inv);
+    }
+    if (classify(t) == 1) {
+      const int n0 = t * BN;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int n = n0 + j * 8 + 2 * t4 + e;
+          int kp = 0, ks = 0;
+          if (HAS_POS && n < Lk) kp = p.k_pos[b * p.Tk + n];
+          if (HAS_SEG && n < Lk) ks = p.k_seg[b * p.Tk + n];
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int qi = row_pos[h], i = qi + off;
+            bool vis = n < Lk && (!p.causal || n <= i) && (p.window_left < 0 || n >= i - p.window_left) &&
+                       (p.window_right < 0 || n <= i + p.window_right);
+            if (HAS_POS) vis = vis && qi < Lq && kp <= p.q_pos[b * p.Tq + qi];
+            if (HAS_SEG) vis = vis && qi < Lq && ks >= 0 && ks == p.q_seg[b * p.Tq + qi];
+            if (!vis) sc[j][h * 2 + e] = NEG_INF;
+          }
+        }
+    }
+
+    // Online softmax; rows g and g+8 live in the 4 lanes of a quad.
+    float corr_v[2];
+    bool rescale = false;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float mx = row_max[h];
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) mx = fmaxf(mx, fmaxf(sc[j][h * 2], sc[j][h * 2 + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float base = mx == NEG_INF ? 0.f : mx * mul;
+      const float corr = mx == NEG_INF ? 1.f : fast_exp2(row_max[h] * mul - base);
+      row_max[h] = mx;
+      float sum = 0.f;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+        const float e0 = fast_exp2(sc[j][h * 2] * mul - base), e1 = fast_exp2(sc[j][h * 2 + 1] * mul - base);
+        sc[j][h * 2] = e0;
+        sc[j][h * 2 + 1] = e1;
+        sum += e0 + e1;
+      }
+      row_sum[h] = row_sum[h] * corr + sum;
+      corr_v[h] = corr;
+      rescale |= corr != 1.f;
+    }
+    if (__any_sync(0xffffffffu, rescale)) {
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
+        acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
+      }
+    }
+    // P as wgmma's register A operand: the accumulator layout of two n8
+    // blocks is the A fragment of one k16 step.
+    u32 pa[BN / 16][4];
+#pragma unroll
+    for (int kt = 0; kt < BN / 16; ++kt) {
+      pa[kt][0] = pack2(sc[2 * kt][0], sc[2 * kt][1]);
+      pa[kt][1] = pack2(sc[2 * kt][2], sc[2 * kt][3]);
+      pa[kt][2] = pack2(sc[2 * kt + 1][0], sc[2 * kt + 1][1]);
+      pa[kt][3] = pack2(sc[2 * kt + 1][2], sc[2 * kt + 1][3]);
+    }
+
+    mbar_wait(fullV(s), ph);
+    // Keys in [Lk, Tk) hold the caller's padding, perhaps NaN, and P = 0 there
+    // does not cancel NaN: zero those V rows (TMA already zeroes rows past Tk).
+    if (p.seqlens_k && (t + 1) * BN > Lk && Lk < p.Tk) {
+      const int r0 = max(Lk - t * BN, 0), r1 = min(BN, p.Tk - t * BN);
+      for (int idx = (tid & 127) + r0 * DC; idx < r1 * DC; idx += 128)
+        *(uint4 *)(smem + (vbuf - sQ) + sw128(BN, idx / DC, idx % DC)) = make_uint4(0, 0, 0, 0);
+      fence_proxy_async();
+      named_sync(1 + c, 128);
+    }
+    // O += P V: V is [keys][D], so B is N-major (transposed): lbo steps 64-column blocks.
+    wgmma_fence();
+#pragma unroll
+    for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc(vbuf + kt * 16 * 128, BN * 128, 1024), 1);
+    wgmma_commit();
+    wgmma_wait<0>();
+    reg_fence(acc);
+    __syncwarp();
+    if (lane == 0) mbar_arrive(emptyV(s));
+  }
+
+  // Epilogue: normalise; O through this warpgroup's own Q rows and out in
+  // 16-byte chunks, or (split) fp32 partials to ws for fa_combine, laid out
+  // as in fwd_sm80.cu. Rows with no visible key give O = 0 and LSE = -inf.
+  const bool split_out = p.nsplit > 1;
+  fence_proxy_async();
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    float sum = row_sum[h];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    const int r = wrow + g + h * 8;
+    const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+    const i64 row = ((i64)b * p.Hq + hq) * p.Tq + pos;
+    float *wo = ws + (row * p.nsplit + split) * D;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      const float x0 = acc[j][h * 2] * inv, x1 = acc[j][h * 2 + 1] * inv;
+      if (split_out) {
+        if (pos < p.Tq) *(float2 *)(wo + j * 8 + 2 * t4) = make_float2(x0, x1);
+      } else {
+        *(u32 *)(smem + sw128(BM, r, j) + t4 * 4) = pack2(x0, x1);
+      }
+    }
+    if (t4 == 0 && pos < p.Tq) {
+      const float l = sum > 0.f && pos < Lq ? (row_max[h] * mul + __log2f(sum)) * LN2 : NEG_INF;
+      if (split_out) ws[(i64)p.B * p.Hq * p.Tq * p.nsplit * D + row * p.nsplit + split] = l;
+      else if (p.lse) p.lse[row] = l;
+    }
+  }
+  if (split_out) return;
+  named_sync(1 + c, 128);
+  u16 *ob = p.o + b * p.o_sb;
+  for (int idx = tid & 127; idx < 64 * DC; idx += 128) {
+    const int r = c * 64 + idx / DC, cc = idx % DC;
+    const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+    if (pos >= p.Tq) continue;
+    uint4 v = pos < Lq ? *(const uint4 *)(smem + sw128(BM, r, cc)) : make_uint4(0, 0, 0, 0);
+    *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = v;
+  }
+}
