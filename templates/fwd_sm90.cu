@@ -191,27 +191,20 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   const float mul = HAS_SOFTCAP ? 1.0f : p.scale_log2;
   const u32 qbase = sQ + c * 64 * 128;
 
-  mbar_wait(barQ, 0);
-  int it = 0;
-  for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
-    const int s = it % STAGES;
-    const u32 ph = (it / STAGES) & 1;
-    const u32 kbuf = sK + s * KVBYTES, vbuf = sV + s * KVBYTES;
-
-    // S = Q K^T: both K-major; a 16-wide k step moves 32 bytes inside the swizzled row.
-    float sc[BN / 8][4];
-    mbar_wait(fullK(s), ph);
+  // S = Q K^T for the tile in buffer kbuf: both operands K-major; a 16-wide
+  // k step moves 32 bytes inside the swizzled rows. Issued, not waited for.
+  auto issue_s = [&](float (&sc)[BN / 8][4], u32 kbuf) {
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk)
       wgmma_s(sc, sw128_desc(qbase + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024),
               sw128_desc(kbuf + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
     wgmma_commit();
-    wgmma_wait<0>();
-    reg_fence(sc);
-    __syncwarp();
-    if (lane == 0) mbar_arrive(emptyK(s));
-
+  };
+  // Softcap, mask and the online softmax of tile t, in place: sc becomes P
+  // (unnormalised, fp32); corr_v gets the factor O must be rescaled by.
+  // Returns whether any lane of the warp needs that rescale.
+  auto softmax = [&](float (&sc)[BN / 8][4], int t, float (&corr_v)[2]) -> bool {
     if constexpr (HAS_SOFTCAP) {
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j)
@@ -239,9 +232,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
           }
         }
     }
-
-    // Online softmax; rows g and g+8 live in the 4 lanes of a quad.
-    float corr_v[2];
+    // Rows g and g+8 live in the 4 lanes of a quad.
     bool rescale = false;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -265,16 +256,11 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       corr_v[h] = corr;
       rescale |= corr != 1.f;
     }
-    if (__any_sync(0xffffffffu, rescale)) {
-#pragma unroll
-      for (int j = 0; j < D / 8; ++j) {
-        acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
-        acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
-      }
-    }
-    // P as wgmma's register A operand: the accumulator layout of two n8
-    // blocks is the A fragment of one k16 step.
-    u32 pa[BN / 16][4];
+    return __any_sync(0xffffffffu, rescale);
+  };
+  // P as wgmma's register A operand: the accumulator layout of two n8 blocks
+  // is the A fragment of one k16 step.
+  auto pack = [&](const float (&sc)[BN / 8][4], u32 (&pa)[BN / 16][4]) {
 #pragma unroll
     for (int kt = 0; kt < BN / 16; ++kt) {
       pa[kt][0] = pack2(sc[2 * kt][0], sc[2 * kt][1]);
@@ -282,8 +268,34 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       pa[kt][2] = pack2(sc[2 * kt + 1][0], sc[2 * kt + 1][1]);
       pa[kt][3] = pack2(sc[2 * kt + 1][2], sc[2 * kt + 1][3]);
     }
+  };
+  auto release = [&](u32 bar) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(bar);
+  };
 
-    mbar_wait(fullV(s), ph);
+  // Software pipeline within the warpgroup: S of the next tile is issued
+  // before P V of this one, so the softmax of the next tile runs while the
+  // tensor cores do P V; O is rescaled once that product has landed.
+  float sc[BN / 8][4];
+  u32 pa[BN / 16][4];
+  mbar_wait(barQ, 0);
+  int t = next_visible(t_lo), it = 0;
+  if (t < t_hi) {
+    mbar_wait(fullK(0), 0);
+    issue_s(sc, sK);
+    wgmma_wait<0>();
+    reg_fence(sc);
+    release(emptyK(0));
+    float corr_v[2];
+    softmax(sc, t, corr_v);  // O is still zero: nothing to rescale
+    pack(sc, pa);
+  }
+  // O += P V for tile t in stage s: V is [keys][D], so B is N-major
+  // (transposed), its lbo stepping 64-column blocks. Issued, not waited for.
+  auto issue_pv = [&](int t, int s) {
+    const u32 vbuf = sV + s * KVBYTES;
+    mbar_wait(fullV(s), (it / STAGES) & 1);
     // Keys in [Lk, Tk) hold the caller's padding, perhaps NaN, and P = 0 there
     // does not cancel NaN: zero those V rows (TMA already zeroes rows past Tk).
     if (p.seqlens_k && (t + 1) * BN > Lk && Lk < p.Tk) {
@@ -293,15 +305,44 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       fence_proxy_async();
       named_sync(1 + c, 128);
     }
-    // O += P V: V is [keys][D], so B is N-major (transposed): lbo steps 64-column blocks.
     wgmma_fence();
 #pragma unroll
     for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc(vbuf + kt * 16 * 128, BN * 128, 1024), 1);
     wgmma_commit();
+  };
+  // Every tile but the last: the wgmma issues and waits are unconditional in
+  // the loop body, so ptxas can pipeline them (a conditional issue made it
+  // serialise every wgmma, warning C7514).
+  for (;;) {
+    const int tn = t < t_hi ? next_visible(t + 1) : t_hi;
+    if (tn >= t_hi) break;
+    const int s = it % STAGES, sn = (it + 1) % STAGES;
+    mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
+    issue_s(sc, sK + sn * KVBYTES);
+    issue_pv(t, s);
+    wgmma_wait<1>();  // S of tile tn; P V may still run
+    reg_fence(sc);
+    release(emptyK(sn));
+    float corr_v[2];
+    const bool rescale = softmax(sc, tn, corr_v);
     wgmma_wait<0>();
     reg_fence(acc);
-    __syncwarp();
-    if (lane == 0) mbar_arrive(emptyV(s));
+    release(emptyV(s));
+    if (rescale) {
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
+        acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
+      }
+    }
+    pack(sc, pa);
+    t = tn;
+    ++it;
+  }
+  if (t < t_hi) {  // the last tile's P V
+    issue_pv(t, it % STAGES);
+    wgmma_wait<0>();
+    reg_fence(acc);
   }
 
   // Epilogue: normalise; O through this warpgroup's own Q rows and out in
