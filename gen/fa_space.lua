@@ -141,6 +141,12 @@ end
 
 function S.threads(v) return v.warps * 32 end
 
+-- Whether an sm90 variant's two consumer warpgroups take turns at the tensor
+-- cores (ping-pong). On the H100 (2026-11-25, one call, forward, against the
+-- same kernel without turns): d128 +1% (S=8192) to +10% (S=8192 causal) and
+-- +4-6% at S=2048; d256 m128n80 -2% (S=4096). So d <= 128 only.
+function S.sm90_pingpong(v) return v.warps == 12 and v.d <= 128 end
+
 -- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets them.
 function S.sm90_consumer_regs(warps)
   local nc = warps // 4 - 1

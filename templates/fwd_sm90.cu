@@ -18,6 +18,7 @@ constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
 constexpr int TABLE_MAX = ${TABLE_MAX};
 constexpr int REG_PRODUCER = ${REG_PRODUCER};  // setmaxnreg targets
 constexpr int REG_CONSUMER = ${REG_CONSUMER};
+constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the tensor cores
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -25,6 +26,7 @@ constexpr int DC = D / 8;               // 16-byte chunks per row
 constexpr bool HAS_TOK = HAS_POS || HAS_SEG;
 constexpr u32 QBYTES = BM * D * 2, KVBYTES = BN * D * 2;
 static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
+static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups");
 
 ${WGMMA}
 
@@ -274,6 +276,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     if (lane == 0) mbar_arrive(bar);
   };
 
+  // With PINGPONG the two consumer warpgroups take turns issuing their matrix
+  // products (barriers 3 and 4, 256 threads), so one's softmax runs while the
+  // other's products occupy the tensor cores. Warpgroup 1 lets 0 go first; 0
+  // takes 1's last pass after its loop, so every arrival is matched.
+  auto turn_wait = [&]() { if constexpr (PINGPONG) named_sync(3 + c, 256); };
+  auto turn_pass = [&]() { if constexpr (PINGPONG) named_arrive(3 + (c ^ 1), 256); };
+  if (PINGPONG && c == 1) named_arrive(3, 256);
+
   // Software pipeline within the warpgroup: S of the next tile is issued
   // before P V of this one, so the softmax of the next tile runs while the
   // tensor cores do P V; O is rescaled once that product has landed.
@@ -283,7 +293,9 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   int t = next_visible(t_lo), it = 0;
   if (t < t_hi) {
     mbar_wait(fullK(0), 0);
+    turn_wait();
     issue_s(sc, sK);
+    turn_pass();
     wgmma_wait<0>();
     reg_fence(sc);
     release(emptyK(0));
@@ -291,13 +303,12 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     softmax(sc, t, corr_v);  // O is still zero: nothing to rescale
     pack(sc, pa);
   }
-  // O += P V for tile t in stage s: V is [keys][D], so B is N-major
-  // (transposed), its lbo stepping 64-column blocks. Issued, not waited for.
-  auto issue_pv = [&](int t, int s) {
+  // Waits for V of tile t in stage s. Keys in [Lk, Tk) hold the caller's
+  // padding, perhaps NaN, and P = 0 there does not cancel NaN: zero those V
+  // rows (TMA already zeroes rows past Tk).
+  auto wait_v = [&](int t, int s) {
     const u32 vbuf = sV + s * KVBYTES;
     mbar_wait(fullV(s), (it / STAGES) & 1);
-    // Keys in [Lk, Tk) hold the caller's padding, perhaps NaN, and P = 0 there
-    // does not cancel NaN: zero those V rows (TMA already zeroes rows past Tk).
     if (p.seqlens_k && (t + 1) * BN > Lk && Lk < p.Tk) {
       const int r0 = max(Lk - t * BN, 0), r1 = min(BN, p.Tk - t * BN);
       for (int idx = (tid & 127) + r0 * DC; idx < r1 * DC; idx += 128)
@@ -305,6 +316,11 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       fence_proxy_async();
       named_sync(1 + c, 128);
     }
+  };
+  // O += P V from stage s: V is [keys][D], so B is N-major (transposed), its
+  // lbo stepping 64-column blocks. Issued, not waited for.
+  auto issue_pv = [&](int s) {
+    const u32 vbuf = sV + s * KVBYTES;
     wgmma_fence();
 #pragma unroll
     for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc(vbuf + kt * 16 * 128, BN * 128, 1024), 1);
@@ -318,8 +334,11 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     if (tn >= t_hi) break;
     const int s = it % STAGES, sn = (it + 1) % STAGES;
     mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
+    wait_v(t, s);
+    turn_wait();
     issue_s(sc, sK + sn * KVBYTES);
-    issue_pv(t, s);
+    issue_pv(s);
+    turn_pass();
     wgmma_wait<1>();  // S of tile tn; P V may still run
     reg_fence(sc);
     release(emptyK(sn));
@@ -340,10 +359,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     ++it;
   }
   if (t < t_hi) {  // the last tile's P V
-    issue_pv(t, it % STAGES);
+    wait_v(t, it % STAGES);
+    turn_wait();
+    issue_pv(it % STAGES);
+    turn_pass();
     wgmma_wait<0>();
     reg_fence(acc);
   }
+  if (PINGPONG && c == 0) named_sync(3, 256);
 
   // Epilogue: normalise; O through this warpgroup's own Q rows and out in
   // 16-byte chunks, or (split) fp32 partials to ws for fa_combine, laid out
