@@ -31,8 +31,6 @@ __device__ __forceinline__ u32 swz(int row, int chunk) {
   return (u32)((row * DC + (chunk ^ (row & 7))) * 16);
 }
 
-struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
-
 // With p.nsplit > 1, CTA (tile, split) covers one slice of the key tiles and
 // writes its normalised partial O and LSE (fp32) to ws; fa_combine merges them.
 extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float *ws) {
@@ -52,23 +50,10 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float
   const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
   const int off = Lk - Lq;
   const int R0 = tile * BM;              // first packed row: pos = R / G, head = hg*G + R % G
-
-  // Query positions covered by valid rows.
-  const int pmin = R0 / G;
+  const int pmin = R0 / G;               // query positions covered by valid rows
   const int pmax = min(Lq - 1, (R0 + BM - 1) / G);
-
-  // Key range the index rules allow.
-  int n_lo = 0, n_hi = Lk;
-  if (p.causal) n_hi = min(n_hi, pmax + off + 1);
-  if (p.window_right >= 0) n_hi = min(n_hi, pmax + off + p.window_right + 1);
-  if (p.window_left >= 0) n_lo = max(n_lo, pmin + off - p.window_left);
-  int t_lo = n_lo / BN;
-  int t_hi = (pmin > pmax || n_hi <= n_lo) ? t_lo : (n_hi + BN - 1) / BN;
-  if (p.nsplit > 1) {  // this CTA's slice of the key tiles
-    const int per = (t_hi - t_lo + p.nsplit - 1) / p.nsplit;
-    t_lo = min(t_hi, t_lo + split * per);
-    t_hi = min(t_hi, t_lo + per);
-  }
+  int t_lo, t_hi;
+  fwd_key_tiles<BN>(p, Lk, off, pmin, pmax, split, t_lo, t_hi);
 
   // Q tile -> shared memory (zeros for rows past Lq).
   const u16 *qb = p.q + b * p.q_sb;
@@ -108,64 +93,17 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float
 #pragma unroll
     for (int h = 0; h < 2; ++h) row_pos[mr][h] = (R0 + warp * MR * 16 + mr * 16 + g + h * 8) / G;
 
-  // Tile-level bounds of positions and segments: queries by warp reduction,
-  // keys into a shared table, once per CTA, so hidden tiles are skipped and
-  // fully visible ones skip the per-element mask.
-  // The query bounds live in shared memory: registers are the scarce resource.
-  TileBounds *qb_bounds = table + TABLE_MAX;
-  if constexpr (HAS_TOK) {
-    int qp_min, qp_max, qs_min, qs_max;
-    qp_min = 0x7fffffff; qp_max = -0x7fffffff - 1; qs_min = 0x7fffffff; qs_max = -0x7fffffff - 1;
-    for (int pos = pmin + lane; pos <= pmax; pos += 32) {
-      if (HAS_POS) { int v = p.q_pos[b * p.Tq + pos]; qp_min = min(qp_min, v); qp_max = max(qp_max, v); }
-      if (HAS_SEG) { int v = p.q_seg[b * p.Tq + pos]; qs_min = min(qs_min, v); qs_max = max(qs_max, v); }
-    }
-#pragma unroll
-    for (int o = 16; o; o >>= 1) {
-      qp_min = min(qp_min, __shfl_xor_sync(0xffffffffu, qp_min, o));
-      qp_max = max(qp_max, __shfl_xor_sync(0xffffffffu, qp_max, o));
-      qs_min = min(qs_min, __shfl_xor_sync(0xffffffffu, qs_min, o));
-      qs_max = max(qs_max, __shfl_xor_sync(0xffffffffu, qs_max, o));
-    }
-    const int ntab = min(t_hi - t_lo, TABLE_MAX);
-    for (int tt = warp; tt < ntab; tt += WARPS) {
-      int a = 0x7fffffff, z = -0x7fffffff - 1, sa = 0x7fffffff, sz = -0x7fffffff - 1;
-      for (int n = (t_lo + tt) * BN + lane; n < min((t_lo + tt + 1) * BN, Lk); n += 32) {
-        if (HAS_POS) { int v = p.k_pos[b * p.Tk + n]; a = min(a, v); z = max(z, v); }
-        if (HAS_SEG) { int v = p.k_seg[b * p.Tk + n]; sa = min(sa, v); sz = max(sz, v); }
-      }
-#pragma unroll
-      for (int o = 16; o; o >>= 1) {
-        a = min(a, __shfl_xor_sync(0xffffffffu, a, o));
-        z = max(z, __shfl_xor_sync(0xffffffffu, z, o));
-        sa = min(sa, __shfl_xor_sync(0xffffffffu, sa, o));
-        sz = max(sz, __shfl_xor_sync(0xffffffffu, sz, o));
-      }
-      if (lane == 0) table[tt] = TileBounds{a, z, sa, sz};
-    }
-    if (tid == 0) *qb_bounds = TileBounds{qp_min, qp_max, qs_min, qs_max};
-    __syncthreads();
-  }
-  // 0: hidden, 1: partly visible (mask per element), 2: fully visible.
-  auto classify = [&](int t) -> int {
-    int n0 = t * BN, n1 = n0 + BN - 1;
-    bool full = n1 < Lk && (!p.causal || n1 <= pmin + off) &&
-                (p.window_right < 0 || n1 <= pmin + off + p.window_right) &&
-                (p.window_left < 0 || n0 >= pmax + off - p.window_left);
-    if constexpr (HAS_TOK) {
-      if (t - t_lo >= TABLE_MAX) return 1;
-      const TileBounds tb = table[t - t_lo], qt = *qb_bounds;
-      const int qp_min = qt.pos_min, qp_max = qt.pos_max, qs_min = qt.seg_min, qs_max = qt.seg_max;
-      if (HAS_POS && tb.pos_min > qp_max) return 0;
-      if (HAS_SEG && (tb.seg_max < qs_min || tb.seg_min > qs_max || qs_max < 0)) return 0;
-      if (HAS_POS && tb.pos_max > qp_min) full = false;
-      if (HAS_SEG && !(qs_min == qs_max && tb.seg_min == qs_min && tb.seg_max == qs_min && qs_min >= 0))
-        full = false;
-    }
-    return full ? 2 : 1;
+  // Tile-level bounds of positions and segments (fwd_tiles.cu), once per
+  // CTA, so hidden tiles are skipped and fully visible ones skip the
+  // per-element mask. They live in shared memory: registers are scarce.
+  if constexpr (HAS_POS || HAS_SEG)
+    fwd_tile_bounds<BN, HAS_POS, HAS_SEG, TABLE_MAX>(p, b, Lk, pmin, pmax, t_lo, t_hi, table, warp, WARPS, lane);
+  if constexpr (HAS_TOK) __syncthreads();
+  auto classify = [&](int t) {
+    return fwd_tile_class<BN, HAS_POS, HAS_SEG, TABLE_MAX>(p, t, Lk, off, pmin, pmax, t_lo, table);
   };
   auto next_visible = [&](int t) {
-    if constexpr (HAS_TOK)
+    if constexpr (HAS_POS || HAS_SEG)
       while (t < t_hi && classify(t) == 0) ++t;
     return t;
   };
