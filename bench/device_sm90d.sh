@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Device call: verify every sm90 variant, A/B the forward against build/ab/
+# (same card, interleaved), then fa's best variant per shape beside FA2 and
+# cuDNN (bench/device_peers_bwd.sh fwd).
+set -u
+FINAL=${OUT:-/tmp/fa-out}; mkdir -p "$FINAL"
+export FA_CACHE_DIR=/tmp/fa-cache
+timeout 150 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$FINAL/verify_sm90.txt" 2>&1
+echo "verify sm90 rc=$?"; tail -3 "$FINAL/verify_sm90.txt"
+MODE=fwd timeout 150 bash bench/device_ab.sh fwd_sm90 4,2048,2048,32,32,128 4,2048,2048,32,8,128,causal \
+  4,8192,8192,32,32,128 4,8192,8192,32,32,128,causal 4,1024,1024,32,32,128 8,2048,2048,16,16,256 2>&1 | tee "$FINAL/ab.txt"
+OUT=$FINAL/seed bash bench/device_peers_bwd.sh fwd > "$FINAL/seed_log.txt" 2>&1
+cat "$FINAL/seed/compare_fwd.md"
+cd "$FINAL" && tar czf seed.tgz seed && rm -rf seed
