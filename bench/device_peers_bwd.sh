@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Device calls for the backward's comparison, fa and the peers in the same call:
-#   seed   fa-tune bench --mode fwdbwd (best backward variant per shape) and peer_bench.py
+#   seed   fa-tune bench --mode fwdbwd (best backward variant per shape; SEL=--tuned: the tuned selection) and peer_bench.py
 #          --modes fwdbwd (FA2, cuDNN) on the original grid and the Gemma d=256 shapes.
 #   fwd    the same for the forward alone (issue #3's table, refreshed).
 #   gemma  bench/peers.py on the Gemma grid, forward and forward+backward, every peer
@@ -13,7 +13,7 @@ case $1 in
   seed|fwd)
     m=$([ $1 = seed ] && echo fwdbwd || echo fwd)
     for g in seed4 d256; do
-      timeout 200 ./build/fa-tune bench --grid $g --mode $m --all --reps 10 --json "$FINAL/fa_${m}_$g.jsonl" > "$FINAL/fa_${m}_$g.txt" 2>&1
+      timeout 200 ./build/fa-tune bench --grid $g --mode $m ${SEL:---all} --reps 10 --json "$FINAL/fa_${m}_$g.jsonl" > "$FINAL/fa_${m}_$g.txt" 2>&1
     done
     cat "$FINAL/fa_${m}_seed4.jsonl" "$FINAL/fa_${m}_d256.jsonl" > "$FINAL/fa_$m.jsonl"
     timeout 330 python3 .peers/peer_bench.py --shapes bench/shapes_seed4_d256.jsonl --modes $m --peers flash,cudnn \
