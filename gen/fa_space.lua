@@ -49,10 +49,12 @@ S.tiles = {
 }
 
 -- Hopper tiles {BM, BN, warps}: 4 producer warps and 4 per consumer
--- warpgroup of 64 rows (BM = 64 * (warps/4 - 1)).
+-- warpgroup of 64 rows (BM = 64 * (warps/4 - 1)). With one consumer
+-- warpgroup (8 warps) two CTAs share an SM, so one's start and epilogue run
+-- under the other's products (short sequences, causal).
 S.tiles_sm90 = {
-  [64]  = { {128, 128, 12}, {192, 96, 16} },
-  [128] = { {128, 128, 12}, {128, 176, 12}, {128, 96, 12} },
+  [64]  = { {128, 128, 12}, {192, 96, 16}, {64, 128, 8} },
+  [128] = { {128, 128, 12}, {128, 176, 12}, {128, 96, 12}, {64, 80, 8}, {64, 64, 8} },
   [256] = { {128, 80, 12}, {128, 64, 12} },
 }
 function S.fwd_tiles(family, d)
@@ -151,8 +153,11 @@ function S.sm90_pingpong(v) return v.warps == 12 and v.d <= 128 end
 function S.sm90_consumer_regs(warps)
   local nc = warps // 4 - 1
   local prod = 24
-  return math.min(240, ((65536 - prod * 128) // (nc * 128)) // 8 * 8), prod
+  local pool = 65536 // S.sm90_ctas_per_sm(warps)
+  return math.min(240, ((pool - prod * 128) // (nc * 128)) // 8 * 8), prod
 end
+-- CTAs an SM runs at once (the register cap at entry, __launch_bounds__).
+function S.sm90_ctas_per_sm(warps) return warps == 8 and 2 or 1 end
 -- Per consumer thread: O (d/2), S (BN/2), P as bf16 pairs (BN/4), and the
 -- rest: addresses, row state, the mask. Measured with ptxas (sm_90a,
 -- 2026-11-25, S of the next tile in flight during P V): d64 m192n128 (128 +
@@ -162,7 +167,9 @@ S.SM90_REG_OVERHEAD = 40
 S.SM90_REG_OVERHEAD_SOFTCAP = 48
 
 local function check_sm90(v)
-  if v.warps ~= 12 and v.warps ~= 16 then return false, ("warps %d not in {12,16} (producer + 2 or 3 consumer warpgroups)"):format(v.warps) end
+  if v.warps ~= 8 and v.warps ~= 12 and v.warps ~= 16 then
+    return false, ("warps %d not in {8,12,16} (producer + 1, 2 or 3 consumer warpgroups)"):format(v.warps)
+  end
   if v.bm ~= 64 * (v.warps // 4 - 1) then
     return false, ("BM %d must be 64 rows per consumer warpgroup (%d with %d warps)"):format(v.bm, 64 * (v.warps // 4 - 1), v.warps)
   end

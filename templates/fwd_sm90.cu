@@ -19,6 +19,7 @@ constexpr int TABLE_MAX = ${TABLE_MAX};
 constexpr int REG_PRODUCER = ${REG_PRODUCER};  // setmaxnreg targets
 constexpr int REG_CONSUMER = ${REG_CONSUMER};
 constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the tensor cores
+constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -35,7 +36,7 @@ __device__ __forceinline__ u32 sw128(int rows, int r, int c) {
   return (u32)((c >> 3) * rows * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
 }
 
-extern "C" __global__ void __launch_bounds__(NT, 1)
+extern "C" __global__ void __launch_bounds__(NT, CTAS_PER_SM)
 fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
        const __grid_constant__ TmaDesc tv, float *ws) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
