@@ -51,7 +51,10 @@ S.tiles = {
 -- Hopper tiles {BM, BN, warps}: 4 producer warps and 4 per consumer
 -- warpgroup of 64 rows (BM = 64 * (warps/4 - 1)). With one consumer
 -- warpgroup (8 warps) two CTAs share an SM, so one's start and epilogue run
--- under the other's products (short sequences, causal).
+-- under the other's products. On the H100 (2026-11-25, fa-tune, same run)
+-- d128 m64n64 w8 won the causal S=512 buckets (218 against 198 TFLOP/s for
+-- m128n128 w12 at B*H=512; 171 against 157 at 128) and lost from S=2048 on
+-- (2048: 484 against 562; 4096: 467 against 622).
 S.tiles_sm90 = {
   [64]  = { {128, 128, 12}, {192, 96, 16}, {64, 128, 8} },
   [128] = { {128, 128, 12}, {128, 176, 12}, {128, 96, 12}, {64, 80, 8}, {64, 64, 8} },
