@@ -212,6 +212,42 @@ static void test_backward_unavailable(void) {
   fa_context_destroy(ctx);
 }
 
+/* On a compile-only sm_90 context the heuristic takes the Hopper family, its
+** kernel compiles, and running says there is no device; an sm_80 context
+** refuses a forced Hopper variant with the reason. */
+static void test_hopper_plan(void) {
+  fa_context_options o;
+  fa_context_options_init(&o);
+  o.device = FA_DEVICE_NONE;
+  o.arch = 90;
+  o.flags = FA_CTX_NO_DISK_CACHE | FA_CTX_NO_TUNING_DB;
+  fa_context *ctx;
+  if (fa_context_create(&o, &ctx) != FA_OK) { CHECK(0, "sm_90 context: %s", fa_errmsg(NULL)); return; }
+  fa_problem p;
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 333, 333, 8, 2, 128);
+  fa_plan *plan;
+  fa_status s = fa_plan_create(ctx, &p, NULL, &plan);
+  CHECK(s == FA_OK && !strncmp(fa_plan_variant(plan), "fwd_sm90_", 9), "sm_90 plan takes the Hopper family: %s",
+        s == FA_OK ? fa_plan_describe(plan) : fa_errmsg(ctx));
+  if (s == FA_OK) {
+    fa_fwd_args a;
+    fa_fwd_args_init(&a);
+    a.q = a.k = a.v = (const void *)(uintptr_t)4096;
+    a.o = (void *)(uintptr_t)4096;
+    CHECK(fa_forward(plan, &a) == FA_ERR_NO_DEVICE, "sm90 plan without a device: %s", fa_errmsg(ctx));
+    fa_plan_destroy(plan);
+  }
+  fa_context_destroy(ctx);
+  o.arch = 80;
+  if (fa_context_create(&o, &ctx) != FA_OK) { CHECK(0, "sm_80 context: %s", fa_errmsg(NULL)); return; }
+  fa_plan_options po;
+  fa_plan_options_init(&po);
+  po.variant = "fwd_sm90_d128_bf16_m128n128_w12_s2_g1";
+  CHECK(fa_plan_create(ctx, &p, &po, &plan) == FA_ERR_VARIANT && strstr(fa_errmsg(ctx), "sm_90"),
+        "forced Hopper variant on sm_80: %s", fa_errmsg(ctx));
+  fa_context_destroy(ctx);
+}
+
 static void test_cpu(void) {
   setenv("FA_NO_DRIVER", "1", 1);
   fa_context *ctx = (fa_context *)1;
@@ -295,6 +331,7 @@ static void test_cpu(void) {
     po.kv_splits = 0;
     test_backward_cpu(ctx, &p);
     test_backward_unavailable();
+    test_hopper_plan();
   } else {
     printf("(NVRTC absent here: %s; compile-only plan not checked)\n", why);
   }

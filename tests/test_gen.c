@@ -60,6 +60,34 @@ int main(void) {
   bad_key(g, "fwd_sm99_d128_bf16_m128n48_w4_s2_g1", 0, "family");
   bad_key(g, "fwd_sm80_d128_bf16_m128n48_w4_s2_g1", 75, "sm_80");
   bad_key(g, "nonsense", 0, "not a variant key");
+  /* The Hopper family: sm_90a only, its own shape rules, forward only. */
+  bad_key(g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 80, "needs sm_90");
+  bad_key(g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 100, "sm_90a only");
+  bad_key(g, "fwd_sm90_d128_bf16_m128n128_w4_s2_g1", 0, "warps 4 not in {8,12,16}");
+  bad_key(g, "fwd_sm90_d128_bf16_m192n128_w12_s2_g1", 0, "64 rows per consumer warpgroup");
+  bad_key(g, "fwd_sm90_d128_bf16_m128n72_w12_s2_g1", 0, "multiple of 16");
+  bad_key(g, "fwd_sm90_d256_bf16_m128n128_w12_s2_g1", 0, "registers");
+  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "no 'bwd' kernels");
+  CHECK(fa_gen_check_key(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90) == FA_OK, "sm90 on sm_90: %s",
+        fa_errmsg(NULL));
+  {
+    char **k80, **k90all;
+    int n80, n90all, sm90_on_80 = 0, sm90_on_90 = 0;
+    fa_gen_list(NULL, g, "fwd", 80, &k80, &n80);
+    fa_gen_list(NULL, g, "fwd", 90, &k90all, &n90all);
+    for (int i = 0; i < n80; ++i) sm90_on_80 += strstr(k80[i], "_sm90_") != NULL;
+    for (int i = 0; i < n90all; ++i) sm90_on_90 += strstr(k90all[i], "_sm90_") != NULL;
+    CHECK(sm90_on_80 == 0 && sm90_on_90 > 20, "sm90 variants listed on sm_90 only (%d on sm_80, %d on sm_90)",
+          sm90_on_80, sm90_on_90);
+    fa_gen_free_list(k80, n80);
+    fa_gen_free_list(k90all, n90all);
+    char *src = NULL;
+    CHECK(fa_gen_emit(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", &src) == FA_OK && src &&
+              strstr(src, "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16") &&
+              strstr(src, "cp.async.bulk.tensor.4d"),
+          "sm90 source holds its generated wgmma wrappers and TMA copies");
+    free(src);
+  }
   /* Fitting a problem, and the heuristic. */
   fa_problem p;
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 51, 867, 8, 1, 256);
@@ -79,6 +107,13 @@ int main(void) {
       CHECK(fa_gen_choose(NULL, g, &pr, arch, key, sizeof key, why, sizeof why) == FA_OK &&
                 fa_gen_fits(NULL, g, key, &pr, arch) == FA_OK, "heuristic always valid: d%d sm_%d %s", d, arch, key);
     }
+  /* On sm_90a the heuristic takes the Hopper family, elsewhere sm80. */
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 32, 8, 128);
+  fa_gen_problem_from(&p, &pr);
+  CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK && !strncmp(key, "fwd_sm90_", 9),
+        "sm_90 heuristic: %s (%s)", key, why);
+  CHECK(fa_gen_choose(NULL, g, &pr, 89, key, sizeof key, why, sizeof why) == FA_OK && !strncmp(key, "fwd_sm80_", 9),
+        "sm_89 heuristic: %s (%s)", key, why);
   char *src;
   CHECK(fa_gen_emit_tool(NULL, g, "unfused_bf16", &src) == FA_OK && strstr(src, "fa_unfused"), "tool kernel");
   free(src);
