@@ -33,9 +33,6 @@ __device__ __forceinline__ void tma_load4(u32 dst, const TmaDesc &map, int c0, i
       "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n"
       ::"r"(dst), "l"((u64)&map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
 }
-__device__ __forceinline__ void tma_prefetch_desc(const TmaDesc &map) {
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&map) : "memory");
-}
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
