@@ -16,7 +16,7 @@ local PARTS = {
   ["fwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "fwd_tiles.cu", "fwd_sm80.cu", "fwd_combine.cu" },
   ["fwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "fwd_tiles.cu", "fwd_sm90.cu",
     "fwd_combine.cu" },
-  ["bwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "bwd_sm80.cu" },
+  ["bwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "bwd_common.cu", "bwd_sm80.cu" },
   ["unfused.cu"] = { "fwd_params.cu", "unfused_common.cu", "unfused.cu" },
   ["unfused_bwd.cu"] = { "fwd_params.cu", "unfused_common.cu", "unfused_bwd.cu" },
 }
