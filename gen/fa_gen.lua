@@ -17,6 +17,7 @@ local PARTS = {
   ["fwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "fwd_tiles.cu", "fwd_sm90.cu",
     "fwd_combine.cu" },
   ["bwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "bwd_common.cu", "bwd_sm80.cu" },
+  ["bwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "bwd_common.cu", "bwd_sm90.cu" },
   ["unfused.cu"] = { "fwd_params.cu", "unfused_common.cu", "unfused.cu" },
   ["unfused_bwd.cu"] = { "fwd_params.cu", "unfused_common.cu", "unfused_bwd.cu" },
 }
@@ -27,9 +28,11 @@ local function template_text(name)
 end
 
 -- wgmma wrappers for one N: their operand lists (N/2 accumulators per thread)
--- are data, so the generator writes them. "s": A and B from shared memory,
--- both K-major (S = Q K^T); "o": A from registers, B N-major (O += P V).
-local function wgmma_fn(name, n, ab, a_in_regs)
+-- are data, so the generator writes them. A from registers (a_in_regs, B
+-- N-major: O += P V) or both from shared memory, K-major unless trans_a /
+-- trans_b says M- or N-major (S = Q K^T: neither; the backward's dV += P^T dO:
+-- B; dQ = dS K: both).
+local function wgmma_fn(name, n, ab, a_in_regs, trans_a, trans_b)
   local nreg = n // 2
   local d, outs = {}, {}
   for i = 0, nreg - 1 do d[#d + 1] = "%" .. i end
@@ -50,7 +53,7 @@ local function wgmma_fn(name, n, ab, a_in_regs)
     b_op, sc = nreg + 1, nreg + 2
     ins = '"l"(da), "l"(db), "r"(scale_d)'
     args = "u64 da, u64 db"
-    tail = "p, 1, 1, 0, 0" -- scale-d, scale-a, scale-b, trans-a, trans-b
+    tail = ("p, 1, 1, %d, %d"):format(trans_a and 1 or 0, trans_b and 1 or 0) -- scale-d, scale-a, scale-b, trans-a, trans-b
   end
   return table.concat({
     ("__device__ __forceinline__ void %s(float (&d)[%d][4], %s, u32 scale_d) {"):format(name, n // 8, args),
@@ -121,13 +124,15 @@ function M.default_space()
   for _, row in ipairs(S.default_bwd) do
     for _, d in ipairs(row.d) do
       for _, dt in ipairs(row.dtype) do
-        for _, t in ipairs(S.bwd_tiles[d]) do
-          for _, fs in ipairs(row.feats) do
-            local v = { dir = "bwd", family = "sm80", d = d, dtype = dt, bm = t[1], bn = t[2],
-              warps = t[3], stages = t[4], g = 1 }
-            for _, f in ipairs(fs) do v[f] = true end
-            -- a tile over a feature set's register budget is left out of that row
-            if S.check(v, nil) then out[#out + 1] = v end
+        for _, fam in ipairs({ "sm80", "sm90" }) do
+          for _, t in ipairs(S.bwd_tiles_of(fam, d)) do
+            for _, fs in ipairs(row.feats) do
+              local v = { dir = "bwd", family = fam, d = d, dtype = dt, bm = t[1], bn = t[2],
+                warps = t[3], stages = t[4], g = 1 }
+              for _, f in ipairs(fs) do v[f] = true end
+              -- a tile over a feature set's register budget is left out of that row
+              if S.check(v, nil) then out[#out + 1] = v end
+            end
           end
         end
       end
@@ -178,7 +183,12 @@ function M.emit(key)
     HAS_SEG = tostring(v.seg == true), HAS_SOFTCAP = tostring(v.softcap == true),
     TABLE_MAX = S.TABLE_MAX, BNQ = S.bnq(v), P1W = v.dir == "bwd" and S.bwd_p1w(v) or 0,
   }
-  if v.family == "sm90" then
+  if v.family == "sm90" and v.dir == "bwd" then
+    local ab = v.dtype == "bf16" and "bf16" or "f16"
+    local n1, n2, n3 = S.sm90_bwd_n(v)
+    slots.WGMMA = table.concat({ wgmma_fn("wgmma_1", n1, ab, false), wgmma_fn("wgmma_2", n2, ab, false, false, true),
+      wgmma_fn("wgmma_3", n3, ab, false, true, true) }, "\n\n")
+  elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)
     slots.REG_CONSUMER, slots.REG_PRODUCER = S.sm90_consumer_regs(v.warps)
@@ -210,7 +220,7 @@ function M.launch(key, arch)
   if not ok then return nil, key .. ": " .. why end
   local bwd = v.dir == "bwd"
   return { threads = S.threads(v), smem = bwd and S.bwd_smem(v) or S.smem_bytes(v),
-    smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd, tma = v.family == "sm90", bm = v.bm, bn = v.bn, g = v.g, d = v.d,
+    smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd, tma = v.family == "sm90" and not bwd, bm = v.bm, bn = v.bn, g = v.g, d = v.d,
     dtype = v.dtype, pos = v.pos == true, seg = v.seg == true, softcap = v.softcap == true }
 end
 
@@ -241,14 +251,17 @@ end
 function M.choose(pr, arch)
   if pr.dir == "bwd" then
     local last = ""
-    for _, t in ipairs(S.bwd_tiles[pr.d] or {}) do
-      local v = { dir = "bwd", family = "sm80", d = pr.d, dtype = pr.dtype, bm = t[1], bn = t[2],
-        warps = t[3], stages = t[4], g = 1, pos = pr.pos or nil, seg = pr.seg or nil, softcap = pr.softcap or nil }
-      local ok, why = S.check(v, arch)
-      if ok then
-        return M.key(v), ("heuristic: first backward tile of the %d-dim list that fits sm_%s"):format(pr.d, tostring(arch))
+    for _, fam in ipairs(arch == 90 and S.SM90_BWD_FIRST and { "sm90", "sm80" } or { "sm80" }) do
+      for _, t in ipairs(S.bwd_tiles_of(fam, pr.d)) do
+        local v = { dir = "bwd", family = fam, d = pr.d, dtype = pr.dtype, bm = t[1], bn = t[2],
+          warps = t[3], stages = t[4], g = 1, pos = pr.pos or nil, seg = pr.seg or nil, softcap = pr.softcap or nil }
+        local ok, why = S.check(v, arch)
+        if ok then
+          return M.key(v), ("heuristic: first %s backward tile of the %d-dim list that fits sm_%s"):format(fam, pr.d,
+            tostring(arch))
+        end
+        last = (" (the last tried, %s: %s)"):format(M.key(v), why)
       end
-      last = (" (the last tried, %s: %s)"):format(M.key(v), why)
     end
     return nil, ("no backward variant fits head_dim %s on sm_%s%s"):format(tostring(pr.d), tostring(arch), last)
   end

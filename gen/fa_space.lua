@@ -9,7 +9,7 @@ local S = {}
 -- specialization, sm_90a only (Hopper's instructions are not in later GPUs).
 S.families = {
   sm80 = { templates = { fwd = "fwd_sm80.cu", bwd = "bwd_sm80.cu" }, min_arch = 80 },
-  sm90 = { templates = { fwd = "fwd_sm90.cu" }, min_arch = 90, max_arch = 90 },
+  sm90 = { templates = { fwd = "fwd_sm90.cu", bwd = "bwd_sm90.cu" }, min_arch = 90, max_arch = 90 },
 }
 
 S.head_dims = { 64, 128, 256 }
@@ -80,6 +80,30 @@ S.bwd_tiles = {
   [128] = { {64, 64, 4, 2}, {64, 64, 8, 2}, {64, 64, 4, 1}, {64, 32, 8, 2} },
   [256] = { {64, 64, 8, 2}, {64, 32, 8, 2}, {64, 64, 8, 1}, {64, 32, 8, 1} },
 }
+-- Hopper backward tiles {BM, BN, warps, stages}: two warpgroups (no producer;
+-- cp.async loads), 64 queries per step; BN = 128 gives each warpgroup its own
+-- 64 keys, BN = 64 has them split the queries (S^T, dP^T) and then the columns
+-- (dK, dV). Measured with ptxas (sm_90a, 2026-11-25): d128 m64n128 (192
+-- accumulator registers, see check_sm90_bwd) spilled 160 bytes; one-stage
+-- tiles with two CTAs per SM (128 registers) spilled 40 (d128 m64n64).
+S.bwd_tiles_sm90 = {
+  [64]  = { {64, 128, 8, 2} },
+  [128] = { {64, 64, 8, 2} },
+  [256] = { {64, 64, 8, 2} },
+}
+function S.bwd_tiles_of(family, d)
+  return (family == "sm90" and S.bwd_tiles_sm90 or S.bwd_tiles)[d] or {}
+end
+-- Whether the built-in choice on sm_90a takes the Hopper backward first.
+S.SM90_BWD_FIRST = false
+-- wgmma N of the three products of an sm90 backward variant: S^T and dP^T
+-- (queries per warpgroup), dK and dV (columns per warpgroup), dQ (64-column
+-- chunks).
+function S.sm90_bwd_n(v)
+  local nwg = v.warps // 4
+  local qw = nwg // (v.bn // 64)
+  return v.bm // qw, v.d // qw, 64
+end
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
 -- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query
@@ -132,10 +156,11 @@ function S.smem_bytes(v)
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
 
--- fa_bwd_dkdv: K, V; Q, dO per stage; P^T, dS^T; lse2, dsum per stage; query tile bounds.
+-- fa_bwd_dkdv: K, V; Q, dO per stage; P^T, dS^T; lse2, dsum per stage; query
+-- tile bounds (sm90: 1024 more to align the swizzled tiles).
 function S.bwd_smem(v)
   local tok = v.pos or v.seg
-  return 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
+  return (v.family == "sm90" and 1024 or 0) + 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
       (tok and ((S.TABLE_MAX + 1) * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4 + v.bn * v.bm // 8) or 0)
 end
 -- fa_bwd_dq: Q, dO (64 rows); K, V double-buffered; key tile bounds.
@@ -191,6 +216,25 @@ local function check_sm90(v)
   return true
 end
 
+local function check_sm90_bwd(v)
+  if v.warps ~= 8 then return false, ("warps %d: the Hopper backward is built for two warpgroups (8)"):format(v.warps) end
+  if v.bm ~= 64 then return false, ("BM %d: the Hopper backward steps 64 queries"):format(v.bm) end
+  if v.bn ~= 64 and v.bn ~= 128 then return false, ("BN %d not in {64,128}"):format(v.bn) end
+  if v.stages ~= 1 and v.stages ~= 2 then return false, ("stages %d not in {1,2}"):format(v.stages) end
+  if v.g ~= 1 then return false, "backward variants do not pack query heads (g must be 1)" end
+  local n1, n2 = S.sm90_bwd_n(v)
+  if n2 % 64 ~= 0 then
+    return false, ("dK/dV columns per warpgroup %d: a multiple of 64 (one swizzle block) is needed"):format(n2)
+  end
+  -- dK, dV (n2/2 each) and S^T, dP^T (n1/2 each) per thread
+  if n1 + n2 > S.SM90_BWD_ACC_BUDGET then
+    return false, ("accumulators need %d registers per thread, over %d: it would spill"):format(n1 + n2,
+      S.SM90_BWD_ACC_BUDGET)
+  end
+  return true
+end
+S.SM90_BWD_ACC_BUDGET = 160
+
 local function check_bwd(v)
   if not has({ 64, 128 }, v.bm) then return false, ("BM %d not in {64,128}"):format(v.bm) end
   if not has({ 32, 64, 128 }, v.bn) then return false, ("BN %d not in {32,64,128}"):format(v.bn) end
@@ -221,7 +265,7 @@ function S.check(v, arch)
   if not has(S.head_dims, v.d) then return false, ("head_dim %d not in {64,128,256}"):format(v.d) end
   if not has(S.dtypes, v.dtype) then return false, ("dtype '%s' not in {bf16,fp16}"):format(v.dtype) end
   if v.family == "sm90" then
-    local ok, why = check_sm90(v)
+    local ok, why = (v.dir == "bwd" and check_sm90_bwd or check_sm90)(v)
     if not ok then return false, why end
     return S.check_arch(v, arch, fam)
   end

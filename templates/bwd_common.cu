@@ -133,6 +133,91 @@ __device__ __forceinline__ void p_ds(const Params &p, float s, float dp, float l
   ds = HAS_SOFTCAP ? P * (dp - dsum) * f : P * (dp - dsum);
 }
 
+// The query tiles [mt_lo, mt_lo + nmt) of BM rows that the index rules let
+// see keys [n0, n1] (causal, windows; lengths).
+template <int BM>
+__device__ __forceinline__ void bwd_query_tiles(const Params &p, int Lq, int off, int n0, int n1, int &mt_lo, int &nmt) {
+  int m_lo = 0, m_hi = n0 <= n1 ? Lq : 0;
+  if (p.causal) m_lo = max(m_lo, n0 - off);
+  if (p.window_right >= 0) m_lo = max(m_lo, n0 - off - p.window_right);
+  if (p.window_left >= 0) m_hi = min(m_hi, n1 - off + p.window_left + 1);
+  mt_lo = m_lo / BM;
+  nmt = m_hi > m_lo ? (m_hi + BM - 1) / BM - mt_lo : 0;
+}
+
+// Query tile mt against keys [n0, n0 + BN): 0 hidden, 1 partial (a per-element
+// mask), 2 full. qtab holds the bounds of tiles mt_lo.. (TABLE_MAX of them).
+template <int BM, int BN>
+__device__ __forceinline__ int bwd_tile_class(const Params &p, int mt, int mt_lo, int n0, int Lq, int Lk, int off,
+                                              const TileBounds *qtab, const TileBounds *kb) {
+  const int m0 = mt * BM, m1 = m0 + BM - 1;
+  const bool full = m1 < Lq && n0 + BN <= Lk && (!p.causal || n0 + BN - 1 <= m0 + off) &&
+                    (p.window_right < 0 || n0 + BN - 1 <= m0 + off + p.window_right) &&
+                    (p.window_left < 0 || n0 >= m1 + off - p.window_left);
+  if constexpr (HAS_TOK) {
+    if (mt - mt_lo >= TABLE_MAX) return 1;
+    return tok_classify(qtab[mt - mt_lo], *kb, full);
+  }
+  return full ? 2 : 1;
+}
+
+// Positions and segments of a CTA's keys: their bounds (kb), the values per
+// key row (sKtok, [2][BN]) and the bounds of the query tiles it walks (qtab).
+template <int BM, int BN, int WARPS>
+__device__ void bwd_tok_tables(const Params &p, int b, int n0, int n1, int Lq, int Lk, int mt_lo, int nmt, int *sKtok,
+                               TileBounds *qtab, TileBounds *kb, int tid, int warp, int lane) {
+  if (warp == 0) {
+    const TileBounds t = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
+    if (lane == 0) *kb = t;
+  }
+  for (int r = tid; r < BN; r += WARPS * 32) {
+    const int n = min(n0 + r, Lk - 1);
+    sKtok[r] = HAS_POS && n >= 0 ? p.k_pos[b * p.Tk + n] : 0;
+    sKtok[BN + r] = HAS_SEG && n >= 0 ? p.k_seg[b * p.Tk + n] : 0;
+  }
+  for (int tt = warp; tt < min(nmt, TABLE_MAX); tt += WARPS) {
+    const int m0 = (mt_lo + tt) * BM;
+    TileBounds t = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, m0, min(m0 + BM, Lq), lane);
+    if (lane == 0) qtab[tt] = t;
+  }
+}
+
+// One query tile's row data into shared memory by cp.async: lse2 and dsum
+// ([BM] each), and with positions/segments their values (tok, [2][BM]).
+template <int BM, int NT>
+__device__ __forceinline__ void bwd_load_rowdata(const Params &p, const BwdParams &bp, int b, int h, int m0, int Lq,
+                                                 float *sL, float *sD, int *tok, int tid) {
+  if (tid < 2 * BM) {
+    const int r = tid % BM, m = m0 + r;
+    const float *src = (tid < BM ? bp.lse2 : bp.dsum) + ((i64)b * p.Hq + h) * p.Tq + m;
+    float *dst = (tid < BM ? sL : sD) + r;
+    cp_async4(smem_u32(dst), m < p.Tq ? src : bp.lse2, m < p.Tq ? 4 : 0);
+  }
+  if constexpr (HAS_TOK) {
+    for (int idx = tid; idx < 2 * BM; idx += NT) {
+      const int r = idx % BM, m = m0 + r;
+      const int *src = idx < BM ? (HAS_POS ? p.q_pos : p.q_seg) : (HAS_SEG ? p.q_seg : p.q_pos);
+      cp_async4(smem_u32(tok + (idx / BM) * BM + r), src + b * p.Tq + min(m, Lq - 1), m < Lq ? 4 : 0);
+    }
+  }
+}
+
+// A partial tile's visibility as bits, [BN][BM/32] words, built by whole warps
+// (a ballot per 32 queries of one key), so the element loop tests one bit.
+template <int BM, int BN, int WARPS>
+__device__ __forceinline__ void bwd_vmask(const Params &p, int m0, int n0, int Lq, int Lk, int off, const int *tok,
+                                          const int *sKtok, u32 *vmask, int warp, int lane) {
+#pragma unroll 1
+  for (int w = warp; w < BN * BM / 32; w += WARPS) {
+    const int nl = w / (BM / 32), ml = (w % (BM / 32)) * 32 + lane;
+    bool vis = index_visible(p, m0 + ml, n0 + nl, Lq, Lk, off);
+    if (HAS_POS) vis = vis && sKtok[nl] <= tok[ml];
+    if (HAS_SEG) vis = vis && sKtok[BN + nl] >= 0 && sKtok[BN + nl] == tok[BM + ml];
+    const u32 bits = __ballot_sync(0xffffffffu, vis);
+    if (lane == 0) vmask[w] = bits;
+  }
+}
+
 // Preprocessing, one warp per (batch, head, query) row: dsum = rowsum(dO * O),
 // lse2 = LSE * log2(e) (+inf for rows that see no key or lie past seqlens_q),
 // and a zeroed dQ accumulator row in default mode.

@@ -30,12 +30,6 @@ static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups
 
 ${WGMMA}
 
-// Byte offset of 16-byte chunk c of row r in a [rows][D] tile stored as D/64
-// column blocks of [rows][64], 128-byte swizzled (TMA's and wgmma's layout).
-__device__ __forceinline__ u32 sw128(int rows, int r, int c) {
-  return (u32)((c >> 3) * rows * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
-}
-
 extern "C" __global__ void __launch_bounds__(NT, CTAS_PER_SM)
 fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
        const __grid_constant__ TmaDesc tv, float *ws) {

@@ -34,6 +34,12 @@ __device__ __forceinline__ void tma_load4(u32 dst, const TmaDesc &map, int c0, i
       ::"r"(dst), "l"((u64)&map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
 }
 
+// Byte offset of 16-byte chunk c of row r in a [rows][cols] tile stored as cols/64
+// column blocks of [rows][64], 128-byte swizzled (TMA's and wgmma's layout).
+__device__ __forceinline__ u32 sw128(int rows, int r, int c) {
+  return (u32)((c >> 3) * rows * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
+}
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void wgmma_wait() {

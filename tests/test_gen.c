@@ -67,7 +67,12 @@ int main(void) {
   bad_key(g, "fwd_sm90_d128_bf16_m192n128_w12_s2_g1", 0, "64 rows per consumer warpgroup");
   bad_key(g, "fwd_sm90_d128_bf16_m128n72_w12_s2_g1", 0, "multiple of 16");
   bad_key(g, "fwd_sm90_d256_bf16_m128n128_w12_s2_g1", 0, "registers");
-  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "no 'bwd' kernels");
+  /* ... and its backward: two warpgroups, 64 queries per step, bounded accumulators. */
+  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "two warpgroups");
+  bad_key(g, "bwd_sm90_d128_bf16_m128n64_w8_s2_g1", 0, "steps 64 queries");
+  bad_key(g, "bwd_sm90_d128_bf16_m64n128_w8_s2_g1", 0, "spill");
+  bad_key(g, "bwd_sm90_d64_bf16_m64n64_w8_s2_g1", 0, "multiple of 64");
+  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w8_s2_g1", 80, "needs sm_90");
   CHECK(fa_gen_check_key(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90) == FA_OK, "sm90 on sm_90: %s",
         fa_errmsg(NULL));
   {
@@ -86,6 +91,12 @@ int main(void) {
               strstr(src, "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16") &&
               strstr(src, "cp.async.bulk.tensor.4d"),
           "sm90 source holds its generated wgmma wrappers and TMA copies");
+    free(src);
+    /* The backward's three products: S^T (N = 32 queries), dK/dV (B N-major), dQ (A M-major too). */
+    CHECK(fa_gen_emit(NULL, g, "bwd_sm90_d128_bf16_m64n64_w8_s2_g1", &src) == FA_OK && src &&
+              strstr(src, "m64n32k16.f32.bf16.bf16") && strstr(src, "p, 1, 1, 0, 1;") &&
+              strstr(src, "p, 1, 1, 1, 1;") && strstr(src, "fa_bwd_dq"),
+          "sm90 backward source holds its wgmma wrappers and the shared dQ kernel");
     free(src);
   }
   /* Fitting a problem, and the heuristic. */

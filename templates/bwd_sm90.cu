@@ -1,0 +1,249 @@
+// Template: flash-attention backward for Hopper (the "sm90" family, sm_90a).
+// fa_bwd_dkdv as in bwd_sm80.cu (a CTA owns BN keys of one kv head and walks
+// the query tiles of the heads in its group, recomputing P from the LSE), with
+// the products as wgmma on two warpgroups: per step of BM = 64 queries,
+//   1. S^T = K Q^T and dP^T = V dO^T, each warpgroup 64 keys x BM/QW queries;
+//   2. P^T and dS^T go to shared memory (bf16), then dV += P^T dO and
+//      dK += dS^T Q, each warpgroup 64 keys x D/QW columns, in registers;
+//   3. (default mode) dQ = dS K, each warpgroup D/2 columns (d64: half the
+//      keys), added to the fp32 accumulator.
+// Tiles are 128-byte swizzled as wgmma reads them, loaded by cp.async (all
+// threads; no producer warpgroup). The other backward kernels come from
+// bwd_common.cu. Slots are filled by gen/fa_gen.lua.
+
+constexpr int BM = ${BM};          // query rows per step (64)
+constexpr int BN = ${BN};          // keys per CTA (64 or 128)
+constexpr int WARPS = ${WARPS};    // two warpgroups
+constexpr int STAGES = ${STAGES};  // Q/dO buffers in shared memory (1 or 2)
+
+constexpr int NT = WARPS * 32;
+constexpr int NWG = WARPS / 4;
+constexpr int KW = BN / 64;              // 64-key groups
+constexpr int QW = NWG / KW;             // warpgroups sharing a key group
+constexpr int N1 = BM / QW;              // S^T, dP^T queries per warpgroup
+constexpr int N2 = D / QW;               // dK, dV columns per warpgroup
+constexpr bool DQ_COLS = D / NWG >= 64;  // dQ split by columns, else by keys
+constexpr int N3 = DQ_COLS ? D / NWG : D;
+constexpr int K3 = DQ_COLS ? BN : BN / NWG;
+constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
+static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
+static_assert(N1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
+static_assert(NT % DC == 0 && (BM * DC) % NT == 0 && (BN * DC) % NT == 0 && (NT / DC) % 8 == 0, "copy shapes");
+
+${WGMMA}
+
+// Rows [r0, r0 + ROWS) of a [*][D] tensor (row stride ss) into a swizzled
+// tile at dst; rows at or past `valid` read zeros.
+template <int ROWS>
+__device__ __forceinline__ void load_rows(u32 dst, const u16 *src, i64 ss, int r0, int valid, int tid) {
+  constexpr int LR = NT / DC;
+  const int lrow = tid / DC, lcol = tid % DC;
+  const u16 *s = src + (r0 + lrow) * ss + lcol * 8;
+#pragma unroll
+  for (int k = 0; k < ROWS / LR; ++k) {
+    const bool ok = r0 + lrow + k * LR < valid;
+    cp_async16(dst + sw128(ROWS, lrow + k * LR, lcol), ok ? s : src, ok ? 16 : 0);
+    s += LR * ss;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, const BwdParams bp) {
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
+  const u32 raw = smem_u32(smem_raw), sK = (raw + 1023) & ~1023u;
+  unsigned char *smem = smem_raw + (sK - raw);
+  const u32 sV = sK + KBYTES, sQ = sV + KBYTES, sO = sQ + STAGES * QBYTES;
+  const u32 sP = sO + STAGES * QBYTES, sS = sP + PBYTES;  // P^T, dS^T: [BN][BM]
+  float *sL = (float *)(smem + (sS - sK) + PBYTES);      // [STAGES][BM] lse2
+  float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
+  int *sTok = (int *)(sD + STAGES * BM);                 // [STAGES][2][BM] q_pos, q_seg
+  int *sKtok = sTok + (HAS_TOK ? STAGES * 2 * BM : 0);   // [2][BN] k_pos, k_seg
+  u32 *vmask = (u32 *)(sKtok + (HAS_TOK ? 2 * BN : 0));  // [BN][BM/32]
+  TileBounds *qtab = (TileBounds *)(vmask + (HAS_TOK ? BN * BM / 32 : 0));
+  TileBounds *kb_own = qtab + TABLE_MAX;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int nb = blockIdx.x, kvh = blockIdx.y / bp.hsplit, hs = blockIdx.y % bp.hsplit, b = blockIdx.z;
+  const int group = p.Hq / p.Hkv;
+  const int hper = (group + bp.hsplit - 1) / bp.hsplit;
+  const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);
+  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+  const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
+  const int off = Lk - Lq;
+  const int n0 = nb * BN, n1 = min(n0 + BN, Lk) - 1;  // valid keys of this CTA
+  int mt_lo, nmt;
+  bwd_query_tiles<BM>(p, Lq, off, n0, n1, mt_lo, nmt);
+  if constexpr (HAS_TOK) {
+    bwd_tok_tables<BM, BN, WARPS>(p, b, n0, n1, Lq, Lk, mt_lo, nmt, sKtok, qtab, kb_own, tid, warp, lane);
+    __syncthreads();
+  }
+  auto classify = [&](int mt) { return bwd_tile_class<BM, BN>(p, mt, mt_lo, n0, Lq, Lk, off, qtab, kb_own); };
+  // Work items: (query head, query tile), hidden tiles skipped.
+  const int nitems = (h_hi - h_lo) * nmt;
+  auto next_item = [&](int it) {
+    if constexpr (HAS_TOK)
+      while (it < nitems && classify(mt_lo + it % nmt) == 0) ++it;
+    return it;
+  };
+
+  // K and V of this CTA, once.
+  load_rows<BN>(sK, p.k + b * p.k_sb + kvh * p.k_sh, p.k_ss, n0, Lk, tid);
+  load_rows<BN>(sV, p.v + b * p.v_sb + kvh * p.v_sh, p.v_ss, n0, Lk, tid);
+  auto load_item = [&](int it, int st) {
+    const int h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
+    load_rows<BM>(sQ + st * QBYTES, p.q + b * p.q_sb + h * p.q_sh, p.q_ss, m0, Lq, tid);
+    load_rows<BM>(sO + st * QBYTES, bp.dout + b * p.o_sb + h * p.o_sh, p.o_ss, m0, Lq, tid);
+    bwd_load_rowdata<BM, NT>(p, bp, b, h, m0, Lq, sL + st * BM, sD + st * BM, sTok + st * 2 * BM, tid);
+  };
+
+  // This thread's place in the accumulators of wgmma m64nN: warp wl of the
+  // warpgroup holds rows 16wl + g and + 8, columns 8j + 2t4 + {0, 1}.
+  const int wg = warp >> 2, wl = warp & 3, g = lane >> 2, t4 = lane & 3;
+  const int wk = wg % KW, wq = wg / KW;
+  const int kr = wk * 64 + wl * 16 + g;  // this thread's first key row (of BN); the second is kr + 8
+  const u32 kA = sK + wk * 64 * 128, vA = sV + wk * 64 * 128;
+
+  float dk[N2 / 8][4], dv[N2 / 8][4];
+#pragma unroll
+  for (int j = 0; j < N2 / 8; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[j][e] = dv[j][e] = 0.f;
+
+  int it = next_item(0), st = 0;
+  if (it < nitems) load_item(it, 0);
+  cp_commit();
+  while (it < nitems) {
+    const int nxt = next_item(it + 1);
+    if (STAGES == 2 && nxt < nitems) load_item(nxt, st ^ 1);
+    cp_commit();
+    if (STAGES == 2) cp_wait<1>(); else cp_wait<0>();
+    fence_proxy_async();  // cp.async wrote through the generic proxy; wgmma reads through the async one
+    __syncthreads();      // Q, dO, lse2, dsum of this item landed
+
+    const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
+    const u32 qs = sQ + st * QBYTES, os = sO + st * QBYTES;
+    const int cls = classify(mt);
+
+    // 1. S^T and dP^T: A = K, V rows of this key group, B = Q, dO rows of
+    // this warpgroup's queries, both K-major (a 16-wide k step moves 32 bytes
+    // inside the swizzled rows).
+    float s[N1 / 8][4], dp[N1 / 8][4];
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      wgmma_1(s, sw128_desc(kA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
+              sw128_desc(qs + (kk >> 2) * BM * 128 + wq * N1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      wgmma_1(dp, sw128_desc(vA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
+              sw128_desc(os + (kk >> 2) * BM * 128 + wq * N1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+    wgmma_commit();
+    if (HAS_TOK && cls == 1) {  // built while the products run
+      bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
+      __syncthreads();
+    }
+    wgmma_wait<0>();
+    reg_fence(s);
+    reg_fence(dp);
+
+    // P^T and dS^T (bf16) into their swizzled [BN][BM] tiles.
+#pragma unroll
+    for (int j = 0; j < N1 / 8; ++j) {
+      const int ql = wq * N1 + j * 8 + 2 * t4;  // local query column of e = 0
+      const float2 l2 = *(const float2 *)(sL + st * BM + ql), d2 = *(const float2 *)(sD + st * BM + ql);
+#pragma unroll
+      for (int hh = 0; hh < 2; ++hh) {
+        const int nl = kr + hh * 8;
+        float P[2], ds[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          p_ds(p, s[j][hh * 2 + e], dp[j][hh * 2 + e], e ? l2.y : l2.x, e ? d2.y : d2.x, P[e], ds[e]);
+          if (HAS_TOK && cls == 1) {
+            const int ml = ql + e;
+            if (!((vmask[nl * (BM / 32) + (ml >> 5)] >> (ml & 31)) & 1u)) P[e] = ds[e] = 0.f;
+          } else if (cls == 1 && !index_visible(p, m0 + ql + e, n0 + nl, Lq, Lk, off)) {
+            P[e] = ds[e] = 0.f;
+          }
+        }
+        const u32 o = nl * 128 + (((ql >> 3) ^ (nl & 7)) << 4) + t4 * 4;
+        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[0], P[1])));
+        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[0], ds[1])));
+      }
+    }
+    fence_proxy_async();
+    __syncthreads();  // P^T and dS^T complete
+
+    // 2. dV += P^T dO and dK += dS^T Q: A = P^T, dS^T rows of this key group
+    // (K-major), B = dO, Q (N-major: lbo steps 64-column blocks).
+    wgmma_fence();
+#pragma unroll
+    for (int kq = 0; kq < BM / 16; ++kq)
+      wgmma_2(dv, sw128_desc(sP + wk * 64 * 128 + kq * 32, 16, 1024),
+              sw128_desc(os + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
+#pragma unroll
+    for (int kq = 0; kq < BM / 16; ++kq)
+      wgmma_2(dk, sw128_desc(sS + wk * 64 * 128 + kq * 32, 16, 1024),
+              sw128_desc(qs + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
+    wgmma_commit();
+
+    // 3. dQ = dS K into the fp32 accumulator: A = dS^T read M-major, B = K
+    // rows (N-major), both from shared memory.
+    if (bp.dqacc) {
+      const int k3 = DQ_COLS ? 0 : wg * K3, c3 = DQ_COLS ? wg * N3 : 0;
+      const int r = m0 + wl * 16 + g;
+      float *qrow = bp.dqacc + (((i64)b * p.Hq + h) * p.Tq + r) * D + c3 + 2 * t4;
+#pragma unroll
+      for (int cc = 0; cc < N3 / 64; ++cc) {  // 64-column chunks: fewer live registers
+        float dq[8][4];
+        wgmma_fence();
+#pragma unroll
+        for (int kt = 0; kt < K3 / 16; ++kt)
+          wgmma_3(dq, sw128_desc(sS + (k3 + kt * 16) * 128, BN * 128, 1024),
+                  sw128_desc(sK + (k3 + kt * 16) * 128 + (c3 / 64 + cc) * BN * 128, BN * 128, 1024), kt > 0);
+        wgmma_commit();
+        wgmma_wait<0>();
+        reg_fence(dq);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          if (r < Lq) red_add2(qrow + cc * 64 + j * 8, dq[j][0], dq[j][1]);
+          if (r + 8 < Lq) red_add2(qrow + 8 * D + cc * 64 + j * 8, dq[j][2], dq[j][3]);
+        }
+      }
+    } else {
+      wgmma_wait<0>();
+    }
+    reg_fence(dk);
+    reg_fence(dv);
+    __syncthreads();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
+    if (STAGES == 1 && nxt < nitems) load_item(nxt, 0);
+    if (STAGES == 1) cp_commit();
+    it = nxt;
+    st = STAGES == 2 ? st ^ 1 : 0;
+  }
+  cp_wait<0>();
+
+  // Epilogue: dK gets the softmax scale; rows past Lk get zeros (nothing
+  // reached them). Split head groups leave fp32 partials for fa_bwd_reduce.
+  const int col0 = wq * N2 + 2 * t4;
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    const int n = n0 + kr + hh * 8;
+    if (n >= p.Tk) continue;
+    if (bp.hsplit > 1) {
+      float *dst = bp.dkvacc + ((((i64)hs * p.B + b) * p.Hkv + kvh) * p.Tk + n) * 2 * D + col0;
+#pragma unroll
+      for (int j = 0; j < N2 / 8; ++j) {
+        *(float2 *)(dst + j * 8) = make_float2(dk[j][2 * hh], dk[j][2 * hh + 1]);
+        *(float2 *)(dst + D + j * 8) = make_float2(dv[j][2 * hh], dv[j][2 * hh + 1]);
+      }
+    } else {
+      u16 *dkp = bp.dk + b * p.k_sb + n * p.k_ss + kvh * p.k_sh + col0;
+      u16 *dvp = bp.dv + b * p.v_sb + n * p.v_ss + kvh * p.v_sh + col0;
+#pragma unroll
+      for (int j = 0; j < N2 / 8; ++j) {
+        *(u32 *)(dkp + j * 8) = pack2(dk[j][2 * hh] * bp.scale, dk[j][2 * hh + 1] * bp.scale);
+        *(u32 *)(dvp + j * 8) = pack2(dv[j][2 * hh], dv[j][2 * hh + 1]);
+      }
+    }
+  }
+}
