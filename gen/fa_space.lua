@@ -88,7 +88,7 @@ S.bwd_tiles = {
 -- tiles with two CTAs per SM (128 registers) spilled 40 (d128 m64n64).
 S.bwd_tiles_sm90 = {
   [64]  = { {64, 128, 8, 2} },
-  [128] = { {64, 64, 8, 2} },
+  [128] = { {64, 128, 8, 2}, {64, 64, 8, 2} },
   [256] = { {64, 64, 8, 2} },
 }
 function S.bwd_tiles_of(family, d)
@@ -102,7 +102,9 @@ S.SM90_BWD_FIRST = false
 function S.sm90_bwd_n(v)
   local nwg = v.warps // 4
   local qw = nwg // (v.bn // 64)
-  return v.bm // qw, v.d // qw, 64
+  local n1 = v.bm // qw
+  if v.d >= 128 then n1 = math.min(n1, 32) end  -- in chunks of 32 queries beside d/2 + d/2 of dK, dV
+  return n1, v.d // qw, 64
 end
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
@@ -111,6 +113,7 @@ S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spi
 -- than 32-column chunks on the H100 (226 against 216 TFLOP/s, S=8192), but
 -- spilled with one stage or positions/segments; those keep 32.
 function S.bwd_p1w(v)
+  if v.family == "sm90" then return S.sm90_bwd_n(v) end
   local cw = v.bm // (v.warps // (v.bn // 16))
   if v.stages == 2 and not (v.pos or v.seg) then return cw end
   return math.min(cw, 32)

@@ -21,13 +21,14 @@ constexpr int NWG = WARPS / 4;
 constexpr int KW = BN / 64;              // 64-key groups
 constexpr int QW = NWG / KW;             // warpgroups sharing a key group
 constexpr int N1 = BM / QW;              // S^T, dP^T queries per warpgroup
+constexpr int P1 = ${P1W};               // ... in chunks of P1 (fewer live registers beside dK, dV)
 constexpr int N2 = D / QW;               // dK, dV columns per warpgroup
 constexpr bool DQ_COLS = D / NWG >= 64;  // dQ split by columns, else by keys
 constexpr int N3 = DQ_COLS ? D / NWG : D;
 constexpr int K3 = DQ_COLS ? BN : BN / NWG;
 constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
 static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
-static_assert(N1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
+static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NT % DC == 0 && (BM * DC) % NT == 0 && (BN * DC) % NT == 0 && (NT / DC) % 8 == 0, "copy shapes");
 
 ${WGMMA}
@@ -126,48 +127,50 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 
     // 1. S^T and dP^T: A = K, V rows of this key group, B = Q, dO rows of
     // this warpgroup's queries, both K-major (a 16-wide k step moves 32 bytes
-    // inside the swizzled rows).
-    float s[N1 / 8][4], dp[N1 / 8][4];
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-      wgmma_1(s, sw128_desc(kA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
-              sw128_desc(qs + (kk >> 2) * BM * 128 + wq * N1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-      wgmma_1(dp, sw128_desc(vA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
-              sw128_desc(os + (kk >> 2) * BM * 128 + wq * N1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
-    wgmma_commit();
-    if (HAS_TOK && cls == 1) {  // built while the products run
+    // inside the swizzled rows). Then P^T and dS^T (bf16) into their
+    // swizzled [BN][BM] tiles.
+    if (HAS_TOK && cls == 1) {
       bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
       __syncthreads();
     }
-    wgmma_wait<0>();
-    reg_fence(s);
-    reg_fence(dp);
-
-    // P^T and dS^T (bf16) into their swizzled [BN][BM] tiles.
+#pragma unroll 1
+    for (int c1 = wq * N1; c1 < (wq + 1) * N1; c1 += P1) {
+      float s[P1 / 8][4], dp[P1 / 8][4];
+      wgmma_fence();
 #pragma unroll
-    for (int j = 0; j < N1 / 8; ++j) {
-      const int ql = wq * N1 + j * 8 + 2 * t4;  // local query column of e = 0
-      const float2 l2 = *(const float2 *)(sL + st * BM + ql), d2 = *(const float2 *)(sD + st * BM + ql);
+      for (int kk = 0; kk < D / 16; ++kk)
+        wgmma_1(s, sw128_desc(kA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
+                sw128_desc(qs + (kk >> 2) * BM * 128 + c1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
 #pragma unroll
-      for (int hh = 0; hh < 2; ++hh) {
-        const int nl = kr + hh * 8;
-        float P[2], ds[2];
+      for (int kk = 0; kk < D / 16; ++kk)
+        wgmma_1(dp, sw128_desc(vA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
+                sw128_desc(os + (kk >> 2) * BM * 128 + c1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+      wgmma_commit();
+      wgmma_wait<0>();
+      reg_fence(s);
+      reg_fence(dp);
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          p_ds(p, s[j][hh * 2 + e], dp[j][hh * 2 + e], e ? l2.y : l2.x, e ? d2.y : d2.x, P[e], ds[e]);
-          if (HAS_TOK && cls == 1) {
-            const int ml = ql + e;
-            if (!((vmask[nl * (BM / 32) + (ml >> 5)] >> (ml & 31)) & 1u)) P[e] = ds[e] = 0.f;
-          } else if (cls == 1 && !index_visible(p, m0 + ql + e, n0 + nl, Lq, Lk, off)) {
-            P[e] = ds[e] = 0.f;
+      for (int j = 0; j < P1 / 8; ++j) {
+        const int ql = c1 + j * 8 + 2 * t4;  // local query column of e = 0
+        const float2 l2 = *(const float2 *)(sL + st * BM + ql), d2 = *(const float2 *)(sD + st * BM + ql);
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int nl = kr + hh * 8;
+          float P[2], ds[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            p_ds(p, s[j][hh * 2 + e], dp[j][hh * 2 + e], e ? l2.y : l2.x, e ? d2.y : d2.x, P[e], ds[e]);
+            if (HAS_TOK && cls == 1) {
+              const int ml = ql + e;
+              if (!((vmask[nl * (BM / 32) + (ml >> 5)] >> (ml & 31)) & 1u)) P[e] = ds[e] = 0.f;
+            } else if (cls == 1 && !index_visible(p, m0 + ql + e, n0 + nl, Lq, Lk, off)) {
+              P[e] = ds[e] = 0.f;
+            }
           }
+          const u32 o = nl * 128 + (((ql >> 3) ^ (nl & 7)) << 4) + t4 * 4;
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[0], P[1])));
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[0], ds[1])));
         }
-        const u32 o = nl * 128 + (((ql >> 3) ^ (nl & 7)) << 4) + t4 * 4;
-        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[0], P[1])));
-        asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[0], ds[1])));
       }
     }
     fence_proxy_async();
