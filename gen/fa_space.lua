@@ -94,8 +94,11 @@ S.bwd_tiles_sm90 = {
 function S.bwd_tiles_of(family, d)
   return (family == "sm90" and S.bwd_tiles_sm90 or S.bwd_tiles)[d] or {}
 end
--- Whether the built-in choice on sm_90a takes the Hopper backward first.
-S.SM90_BWD_FIRST = false
+-- Whether the built-in choice on sm_90a takes the Hopper backward first. On
+-- the H100 (2026-11-25, fa-tune bench --mode fwdbwd --all, one call) it ran
+-- every shape of the seed4 and d256 grids faster than the best sm80 tile:
+-- d128 m64n128 1.05-1.45x (S=8192: 348 against 247 TFLOP/s), d256 1.07-1.42x.
+S.SM90_BWD_FIRST = true
 -- wgmma N of the three products of an sm90 backward variant: S^T and dP^T
 -- (queries per warpgroup), dK and dV (columns per warpgroup), dQ (64-column
 -- chunks).

@@ -67,18 +67,45 @@ static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_la
 ** few key blocks: then pick the divisor of the group that minimises waves x
 ** heads per CTA. Not once a wave is full: the fp32 partials cost more than
 ** the tail saves (H100, Pi0 training, 896 CTAs: split 8 ways, fwd+bwd ran
-** at 105 TFLOP/s). */
-static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bn) {
-  const int group = p->heads_q / p->heads_kv;
-  const long ctas = (long)((p->seqlen_k + bn - 1) / bn) * p->heads_kv * p->batch;
+** at 105 TFLOP/s). With a causal mask or a window the key blocks' work
+** differs: the heaviest CTA bounds the time (key blocks start heaviest
+** first), so the cost is the larger of it and the work per SM, and a split
+** must save a tenth to be taken. */
+static int bwd_query_tiles(const fa_problem *p, int n0, int n1, int bm) {
+  const int off = p->seqlen_k - p->seqlen_q;
+  int lo = 0, hi = p->seqlen_q;
+  if (p->causal) lo = lo > n0 - off ? lo : n0 - off;
+  if (p->window_right >= 0 && n0 - off - p->window_right > lo) lo = n0 - off - p->window_right;
+  if (p->window_left >= 0 && n1 - off + p->window_left + 1 < hi) hi = n1 - off + p->window_left + 1;
+  return hi > lo ? (hi + bm - 1) / bm - lo / bm : 0;
+}
+
+static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bm, int bn) {
+  const int group = p->heads_q / p->heads_kv, nblocks = (p->seqlen_k + bn - 1) / bn;
+  const long ctas = (long)nblocks * p->heads_kv * p->batch;
   const int sms = ctx->sm_count > 0 ? ctx->sm_count : 1;
   if (ctas >= sms) return 1;
+  const int uneven = p->causal || p->window_left >= 0 || p->window_right >= 0;
+  double heavy = 0, total = 0;  /* query tiles per head: the largest key block's, and all blocks' */
+  for (int j = 0; uneven && j < nblocks; ++j) {
+    const int n1 = (j + 1) * bn < p->seqlen_k ? (j + 1) * bn - 1 : p->seqlen_k - 1;
+    const double q = bwd_query_tiles(p, j * bn, n1, bm);
+    heavy = q > heavy ? q : heavy;
+    total += q;
+  }
   int best = 1;
-  long best_cost = -1;
+  double best_cost = -1;
   for (int h = 1; h <= group; ++h) {
     if (group % h) continue;
-    const long cost = ((ctas * h + sms - 1) / sms) * (group / h);
-    if (best_cost < 0 || cost < best_cost) best = h, best_cost = cost;
+    double cost;
+    if (uneven) {
+      const double per_sm = total * group * p->heads_kv * p->batch / sms, big = heavy * group / h;
+      cost = big > per_sm ? big : per_sm;
+      if (best_cost < 0 || cost < 0.9 * best_cost) best = h, best_cost = cost;
+    } else {
+      cost = (double)((ctas * h + sms - 1) / sms) * (group / h);
+      if (best_cost < 0 || cost < best_cost) best = h, best_cost = cost;
+    }
   }
   return best;
 }
@@ -91,7 +118,7 @@ static void bwd_layout(fa_context *ctx, fa_plan *plan, int deterministic) {
   const fa_problem *p = &plan->problem;
   const size_t rows = (size_t)p->batch * p->heads_q * p->seqlen_q, d = (size_t)p->head_dim;
   plan->deterministic = deterministic != 0;
-  plan->hsplit = choose_hsplit(ctx, p, plan->bwd->info.bn);
+  plan->hsplit = choose_hsplit(ctx, p, plan->bwd->info.bm, plan->bwd->info.bn);
   size_t off = 0;
   plan->bwd_off[0] = off; off += align256(rows * 4);
   plan->bwd_off[1] = off; off += align256(rows * 4);
@@ -128,6 +155,9 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
     fa_status sb = choose(ctx, p, opt ? opt->variant_bwd : NULL, 1, plan->key_bwd, sizeof plan->key_bwd, why_bwd,
                           sizeof why_bwd);
     if (sb == FA_OK) sb = fa_kernel_get(ctx, plan->key_bwd, &plan->bwd);
+    if (sb == FA_OK && (p->seqlen_k + plan->bwd->info.bn - 1) / plan->bwd->info.bn > 65535)
+      sb = fa_err(ctx, FA_ERR_UNSUPPORTED, "backward: %d key blocks of %d exceed the launch limit (65535)",
+                  (p->seqlen_k + plan->bwd->info.bn - 1) / plan->bwd->info.bn, plan->bwd->info.bn);
     if (sb == FA_OK) bwd_layout(ctx, plan, opt && opt->deterministic);
     else if (opt && opt->variant_bwd) s = sb;
     else {

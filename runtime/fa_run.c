@@ -196,8 +196,9 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   const PFN_cuLaunchKernel_v4000 launch = ctx->cu->cuLaunchKernel;
   CUresult r = launch(aux[FA_AUX_PRE], qrows, 1, 1, 128, 1, 1, 0, st, params, NULL);
   if (r == CUDA_SUCCESS)
-    r = launch(k->fn, (unsigned)((p->seqlen_k + li->bn - 1) / li->bn), (unsigned)(p->heads_kv * plan->hsplit),
-               (unsigned)p->batch, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params, NULL);
+    r = launch(k->fn, (unsigned)(p->heads_kv * plan->hsplit), (unsigned)p->batch,
+               (unsigned)((p->seqlen_k + li->bn - 1) / li->bn), (unsigned)li->threads, 1, 1, (unsigned)li->smem, st,
+               params, NULL);
   if (r == CUDA_SUCCESS && plan->deterministic)
     r = launch(aux[FA_AUX_DQ], (unsigned)((p->seqlen_q + 63) / 64), (unsigned)p->heads_q, (unsigned)p->batch, 128, 1,
                1, (unsigned)li->smem2, st, params, NULL);

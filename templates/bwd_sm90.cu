@@ -64,7 +64,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   TileBounds *kb_own = qtab + TABLE_MAX;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int nb = blockIdx.x, kvh = blockIdx.y / bp.hsplit, hs = blockIdx.y % bp.hsplit, b = blockIdx.z;
+  // Key blocks vary slowest: with causal masks the early (heaviest) blocks of
+  // every head and batch row start first.
+  const int nb = blockIdx.z, kvh = blockIdx.x / bp.hsplit, hs = blockIdx.x % bp.hsplit, b = blockIdx.y;
   const int group = p.Hq / p.Hkv;
   const int hper = (group + bp.hsplit - 1) / bp.hsplit;
   const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);

@@ -70,7 +70,7 @@ int main(void) {
   /* ... and its backward: two warpgroups, 64 queries per step, bounded accumulators. */
   bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "two warpgroups");
   bad_key(g, "bwd_sm90_d128_bf16_m128n64_w8_s2_g1", 0, "steps 64 queries");
-  bad_key(g, "bwd_sm90_d128_bf16_m64n128_w8_s2_g1", 0, "spill");
+  bad_key(g, "bwd_sm90_d256_bf16_m64n128_w8_s2_g1", 0, "spill");
   bad_key(g, "bwd_sm90_d64_bf16_m64n64_w8_s2_g1", 0, "multiple of 64");
   bad_key(g, "bwd_sm90_d128_bf16_m64n64_w8_s2_g1", 80, "needs sm_90");
   CHECK(fa_gen_check_key(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90) == FA_OK, "sm90 on sm_90: %s",
