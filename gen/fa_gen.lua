@@ -220,7 +220,8 @@ function M.launch(key, arch)
   if not ok then return nil, key .. ": " .. why end
   local bwd = v.dir == "bwd"
   return { threads = S.threads(v), smem = bwd and S.bwd_smem(v) or S.smem_bytes(v),
-    smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd, tma = v.family == "sm90" and not bwd, bm = v.bm, bn = v.bn, g = v.g, d = v.d,
+    smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd, tma = v.family == "sm90" and not bwd,
+    kb_order = bwd and v.family == "sm90", bm = v.bm, bn = v.bn, g = v.g, d = v.d,
     dtype = v.dtype, pos = v.pos == true, seg = v.seg == true, softcap = v.softcap == true }
 end
 

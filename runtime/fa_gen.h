@@ -26,6 +26,7 @@ typedef struct fa_launch_info {
   int bwd, smem2;      /* backward: smem2 is fa_bwd_dq's (128 threads) */
   int pos, seg, softcap;
   int tma;             /* sm90 family: takes TMA tensor maps of Q, K, V after the Params */
+  int kb_order;        /* backward: fa_bwd_dkdv reads BwdParams::kb_slow (else key blocks in x) */
   char dtype[8];
 } fa_launch_info;
 

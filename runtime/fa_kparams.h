@@ -27,9 +27,11 @@ typedef struct fa_bwd_kparams {
   uint64_t lse2, dsum, dqacc, dkvacc; /* workspace regions */
   float scale;
   int32_t hsplit;  /* CTAs sharing one kv head's query heads */
+  int32_t kb_slow; /* fa_bwd_dkdv's grid: key blocks in z (1) or in x (0) */
+  int32_t pad;
 } fa_bwd_kparams;
 
-_Static_assert(sizeof(fa_bwd_kparams) == 72, "must match templates/bwd_sm80.cu BwdParams");
+_Static_assert(sizeof(fa_bwd_kparams) == 80, "must match templates/bwd_common.cu BwdParams");
 
 struct fa_problem;
 /* Fills every field that depends on the problem alone (strides, sizes, mask

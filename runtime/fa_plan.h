@@ -21,6 +21,7 @@ struct fa_plan {
   char bwd_why[512];   /* why not, in the latter case */
   int deterministic;
   int hsplit;          /* CTAs per kv head's query group in fa_bwd_dkdv */
+  int kb_slow;         /* fa_bwd_dkdv's grid: key blocks in z (1) or x (0) */
   size_t bwd_bytes;    /* workspace: lse2, dsum [, dQ accumulator][, dK/dV partials] */
   size_t bwd_off[4];   /* byte offsets of those regions */
   char describe[1024];

@@ -184,7 +184,7 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
     .lse2 = ws + plan->bwd_off[0], .dsum = ws + plan->bwd_off[1],
     .dqacc = plan->deterministic ? 0 : ws + plan->bwd_off[2],
     .dkvacc = plan->hsplit > 1 ? ws + plan->bwd_off[3] : 0,
-    .scale = p->scale, .hsplit = plan->hsplit,
+    .scale = p->scale, .hsplit = plan->hsplit, .kb_slow = plan->kb_slow,
   };
   if ((s = fa_ctx_bind(ctx)) != FA_OK) return s;
   void *params[] = { &kp, &bp };
@@ -195,10 +195,13 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   const unsigned qrows = (unsigned)(((uint64_t)p->batch * p->heads_q * p->seqlen_q + 3) / 4);
   const PFN_cuLaunchKernel_v4000 launch = ctx->cu->cuLaunchKernel;
   CUresult r = launch(aux[FA_AUX_PRE], qrows, 1, 1, 128, 1, 1, 0, st, params, NULL);
-  if (r == CUDA_SUCCESS)
-    r = launch(k->fn, (unsigned)(p->heads_kv * plan->hsplit), (unsigned)p->batch,
-               (unsigned)((p->seqlen_k + li->bn - 1) / li->bn), (unsigned)li->threads, 1, 1, (unsigned)li->smem, st,
-               params, NULL);
+  if (r == CUDA_SUCCESS) {
+    const unsigned nb = (unsigned)((p->seqlen_k + li->bn - 1) / li->bn), hx = (unsigned)(p->heads_kv * plan->hsplit);
+    if (plan->kb_slow)
+      r = launch(k->fn, hx, (unsigned)p->batch, nb, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params, NULL);
+    else
+      r = launch(k->fn, nb, hx, (unsigned)p->batch, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params, NULL);
+  }
   if (r == CUDA_SUCCESS && plan->deterministic)
     r = launch(aux[FA_AUX_DQ], (unsigned)((p->seqlen_q + 63) / 64), (unsigned)p->heads_q, (unsigned)p->batch, 128, 1,
                1, (unsigned)li->smem2, st, params, NULL);

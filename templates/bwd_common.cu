@@ -27,8 +27,10 @@ struct BwdParams {
   float *dkvacc;    // [hsplit][B][Hkv][Tk][2D] fp32 dK, dV partials when hsplit > 1
   float scale;      // the softmax scale (folded into dQ and dK at the end)
   int hsplit;       // CTAs sharing one kv head's query heads
+  int kb_slow;      // fa_bwd_dkdv's grid: key blocks in z (1) or in x (0)
+  int pad;
 };
-static_assert(sizeof(BwdParams) == 72, "BwdParams must match fa_bwd_kparams");
+static_assert(sizeof(BwdParams) == 80, "BwdParams must match fa_bwd_kparams");
 
 // Tiles are [rows][C chunks of 16 bytes], chunks XOR-swizzled by row & 7.
 template <int C> __device__ __forceinline__ u32 swz(int row, int chunk) {

@@ -50,9 +50,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3, sw = lane & 7;
   constexpr u32 K2V = BN * ROWB, Q2O = STAGES * BM * ROWB, P2S = BN * PROWB;
-  // Key blocks vary slowest: with causal masks the early (heaviest) blocks of
-  // every head and batch row start first.
-  const int nb = blockIdx.z, kvh = blockIdx.x / bp.hsplit, hs = blockIdx.x % bp.hsplit, b = blockIdx.y;
+  // Key blocks in x: this family ignores BwdParams::kb_slow (reading it cost
+  // d256 tiles 4-20 bytes of spills); the runtime keeps it 0 here.
+  const int nb = blockIdx.x, kvh = blockIdx.y / bp.hsplit, hs = blockIdx.y % bp.hsplit, b = blockIdx.z;
   const int group = p.Hq / p.Hkv;
   const int hper = (group + bp.hsplit - 1) / bp.hsplit;
   const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);

@@ -48,6 +48,17 @@ __device__ __forceinline__ void load_rows(u32 dst, const u16 *src, i64 ss, int r
   }
 }
 
+// fa_bwd_dkdv's block: key block, kv head x split, batch row. Key blocks vary
+// fastest where CTAs running together then share a head's Q and dO in L2, and
+// slowest where few heads and a causal mask or a window make blocks uneven:
+// the heaviest of every head then start first (fa_plan.c: bwd_kb_slow; the sm80
+// family keeps key blocks in x).
+__device__ __forceinline__ void bwd_block(const BwdParams &bp, int &nb, int &hx, int &b) {
+  nb = bp.kb_slow ? blockIdx.z : blockIdx.x;
+  hx = bp.kb_slow ? blockIdx.x : blockIdx.y;
+  b = bp.kb_slow ? blockIdx.y : blockIdx.z;
+}
+
 extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, const BwdParams bp) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
@@ -64,9 +75,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   TileBounds *kb_own = qtab + TABLE_MAX;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  // Key blocks vary slowest: with causal masks the early (heaviest) blocks of
-  // every head and batch row start first.
-  const int nb = blockIdx.z, kvh = blockIdx.x / bp.hsplit, hs = blockIdx.x % bp.hsplit, b = blockIdx.y;
+  int nb, hx, b;
+  bwd_block(bp, nb, hx, b);
+  const int kvh = hx / bp.hsplit, hs = hx % bp.hsplit;
   const int group = p.Hq / p.Hkv;
   const int hper = (group + bp.hsplit - 1) / bp.hsplit;
   const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);
