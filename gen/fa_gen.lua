@@ -186,7 +186,9 @@ function M.emit(key)
   if v.family == "sm90" and v.dir == "bwd" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     local n1, n2, n3 = S.sm90_bwd_n(v)
+    -- dK, dV: A from shared memory (wgmma_2) or registers (wgmma_2r); the template picks one
     slots.WGMMA = table.concat({ wgmma_fn("wgmma_1", n1, ab, false), wgmma_fn("wgmma_2", n2, ab, false, false, true),
+      wgmma_fn("wgmma_2r", n2, ab, true),
       wgmma_fn("wgmma_3", n3, ab, false, true, true) }, "\n\n")
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"

@@ -23,6 +23,7 @@ constexpr int QW = NWG / KW;             // warpgroups sharing a key group
 constexpr int N1 = BM / QW;              // S^T, dP^T queries per warpgroup
 constexpr int P1 = ${P1W};               // ... in chunks of P1 (fewer live registers beside dK, dV)
 constexpr int N2 = D / QW;               // dK, dV columns per warpgroup
+constexpr bool RS2 = QW == 1;            // dK, dV with P^T, dS^T from registers (a warpgroup's own keys)
 constexpr bool DQ_COLS = D / NWG >= 64;  // dQ split by columns, else by keys
 constexpr int N3 = DQ_COLS ? D / NWG : D;
 constexpr int K3 = DQ_COLS ? BN : BN / NWG;
@@ -140,28 +141,45 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 
     // 1. S^T and dP^T: A = K, V rows of this key group, B = Q, dO rows of
     // this warpgroup's queries, both K-major (a 16-wide k step moves 32 bytes
-    // inside the swizzled rows). Then P^T and dS^T (bf16) into their
-    // swizzled [BN][BM] tiles.
+    // inside the swizzled rows); in chunks of P1 queries, unrolled, so that
+    // each chunk's registers are its own while wgmma may still read them.
     if (HAS_TOK && cls == 1) {
       bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
       __syncthreads();
     }
-#pragma unroll 1
-    for (int c1 = wq * N1; c1 < (wq + 1) * N1; c1 += P1) {
+#pragma unroll(RS2 ? 1 : N1 / P1)
+    for (int ci = 0; ci < N1 / P1; ++ci) {
+      const int c1 = wq * N1 + ci * P1;
       float s[P1 / 8][4], dp[P1 / 8][4];
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk)
         wgmma_1(s, sw128_desc(kA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
                 sw128_desc(qs + (kk >> 2) * BM * 128 + c1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+      wgmma_commit();
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk)
         wgmma_1(dp, sw128_desc(vA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
                 sw128_desc(os + (kk >> 2) * BM * 128 + c1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
       wgmma_commit();
-      wgmma_wait<0>();
+      // P (or, with softcap, tanh of the scaled score) while dP^T runs; d256
+      // waits for both and does it below (beside its 128 dK, dV registers the
+      // overlap spilled 4 bytes).
+      if constexpr (D >= 256) wgmma_wait<0>(); else wgmma_wait<1>();
       reg_fence(s);
+#pragma unroll
+      for (int j = 0; j < (D >= 256 ? 0 : P1 / 8); ++j) {
+        const float2 l2 = *(const float2 *)(sL + st * BM + c1 + j * 8 + 2 * t4);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          if constexpr (HAS_SOFTCAP) s[j][e] = tanh_acc(s[j][e] * p.cap_inv);
+          else s[j][e] = fast_exp2(fmaf(s[j][e], p.scale_log2, -(e & 1 ? l2.y : l2.x)));  // lse2 = +inf gives 0
+        }
+      }
+      wgmma_wait<0>();
       reg_fence(dp);
+      // dS = P (dP - dsum) (times softcap's 1 - t^2), masked; P^T (SS path)
+      // and dS^T (bf16) into their swizzled [BN][BM] tiles.
 #pragma unroll
       for (int j = 0; j < P1 / 8; ++j) {
         const int ql = c1 + j * 8 + 2 * t4;  // local query column of e = 0
@@ -169,38 +187,81 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 #pragma unroll
         for (int hh = 0; hh < 2; ++hh) {
           const int nl = kr + hh * 8;
-          float P[2], ds[2];
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            p_ds(p, s[j][hh * 2 + e], dp[j][hh * 2 + e], e ? l2.y : l2.x, e ? d2.y : d2.x, P[e], ds[e]);
+            float &P = s[j][hh * 2 + e], &ds = dp[j][hh * 2 + e];
+            float f = 1.f;
+            if constexpr (D >= 256) {  // s still holds the score
+              if constexpr (HAS_SOFTCAP) P = tanh_acc(P * p.cap_inv);
+              else P = fast_exp2(fmaf(P, p.scale_log2, -(e ? l2.y : l2.x)));
+            }
+            if constexpr (HAS_SOFTCAP) {
+              f = 1.f - P * P;
+              P = fast_exp2(p.cap_log2 * P - (e ? l2.y : l2.x));
+            }
+            bool vis = true;
             if (HAS_TOK && cls == 1) {
               const int ml = ql + e;
-              if (!((vmask[nl * (BM / 32) + (ml >> 5)] >> (ml & 31)) & 1u)) P[e] = ds[e] = 0.f;
-            } else if (cls == 1 && !index_visible(p, m0 + ql + e, n0 + nl, Lq, Lk, off)) {
-              P[e] = ds[e] = 0.f;
+              vis = (vmask[nl * (BM / 32) + (ml >> 5)] >> (ml & 31)) & 1u;
+            } else if (cls == 1) {
+              vis = index_visible(p, m0 + ql + e, n0 + nl, Lq, Lk, off);
             }
+            if (!vis) P = 0.f;
+            ds = P * (ds - (e ? d2.y : d2.x)) * f;
           }
           const u32 o = nl * 128 + (((ql >> 3) ^ (nl & 7)) << 4) + t4 * 4;
-          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(P[0], P[1])));
-          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(ds[0], ds[1])));
+          if constexpr (!RS2)
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(s[j][hh * 2], s[j][hh * 2 + 1])));
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(dp[j][hh * 2], dp[j][hh * 2 + 1])));
         }
+      }
+      if constexpr (RS2) {
+        // 2 (this warpgroup's keys are all its own): dV += P^T dO and
+        // dK += dS^T Q for this chunk's queries, P^T and dS^T from registers
+        // (the accumulator layout of two n8 blocks is the A fragment of one
+        // k16 step), dO and Q N-major. Issued, not waited for: the next
+        // chunk's S^T runs behind them.
+        u32 pa[P1 / 16][4], pd[P1 / 16][4];
+#pragma unroll
+        for (int kt = 0; kt < P1 / 16; ++kt) {
+          pa[kt][0] = pack2(s[2 * kt][0], s[2 * kt][1]);
+          pa[kt][1] = pack2(s[2 * kt][2], s[2 * kt][3]);
+          pa[kt][2] = pack2(s[2 * kt + 1][0], s[2 * kt + 1][1]);
+          pa[kt][3] = pack2(s[2 * kt + 1][2], s[2 * kt + 1][3]);
+          pd[kt][0] = pack2(dp[2 * kt][0], dp[2 * kt][1]);
+          pd[kt][1] = pack2(dp[2 * kt][2], dp[2 * kt][3]);
+          pd[kt][2] = pack2(dp[2 * kt + 1][0], dp[2 * kt + 1][1]);
+          pd[kt][3] = pack2(dp[2 * kt + 1][2], dp[2 * kt + 1][3]);
+        }
+        wgmma_fence();
+#pragma unroll
+        for (int kt = 0; kt < P1 / 16; ++kt)
+          wgmma_2r(dv, pa[kt], sw128_desc(os + (c1 + kt * 16) * 128, BM * 128, 1024), 1);
+#pragma unroll
+        for (int kt = 0; kt < P1 / 16; ++kt)
+          wgmma_2r(dk, pd[kt], sw128_desc(qs + (c1 + kt * 16) * 128, BM * 128, 1024), 1);
+        wgmma_commit();
+        wgmma_wait<0>();
       }
     }
     fence_proxy_async();
-    __syncthreads();  // P^T and dS^T complete
+    __syncthreads();  // dS^T (and P^T) complete
 
-    // 2. dV += P^T dO and dK += dS^T Q: A = P^T, dS^T rows of this key group
-    // (K-major), B = dO, Q (N-major: lbo steps 64-column blocks).
-    wgmma_fence();
+    if constexpr (!RS2) {
+      // 2 (warpgroups share a key group): dV += P^T dO and dK += dS^T Q, A =
+      // P^T, dS^T rows of this key group (K-major), B = dO, Q (N-major: lbo
+      // steps 64-column blocks).
+      wgmma_fence();
 #pragma unroll
-    for (int kq = 0; kq < BM / 16; ++kq)
-      wgmma_2(dv, sw128_desc(sP + wk * 64 * 128 + kq * 32, 16, 1024),
-              sw128_desc(os + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
+      for (int kq = 0; kq < BM / 16; ++kq)
+        wgmma_2(dv, sw128_desc(sP + wk * 64 * 128 + kq * 32, 16, 1024),
+                sw128_desc(os + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
 #pragma unroll
-    for (int kq = 0; kq < BM / 16; ++kq)
-      wgmma_2(dk, sw128_desc(sS + wk * 64 * 128 + kq * 32, 16, 1024),
-              sw128_desc(qs + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
-    wgmma_commit();
+      for (int kq = 0; kq < BM / 16; ++kq)
+        wgmma_2(dk, sw128_desc(sS + wk * 64 * 128 + kq * 32, 16, 1024),
+                sw128_desc(qs + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
+      wgmma_commit();
+    }
 
     // 3. dQ = dS K into the fp32 accumulator: A = dS^T read M-major, B = K
     // rows (N-major), both from shared memory.
