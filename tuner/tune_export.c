@@ -18,14 +18,17 @@ typedef struct export_state {
   fa_context *ctx;
   fa_gen *gen;
   fa_db *out_db;
+  fa_db *over;  /* while exporting the shipped layer: the user layer, whose buckets win */
   FILE *manifest;
   const char *dir;
   char seen[512][160];
-  int nseen, written, failed;
+  int nseen, written, failed, winners;
 } export_state;
 
 static void export_one(const char *variant, const fa_bucket *b, void *arg) {
   export_state *e = arg;
+  if (e->over && fa_db_has_winner(e->over, &e->ctx->gpu, b)) return;
+  e->winners++;
   fa_db_set_winner(e->out_db, &e->ctx->gpu, b, variant, 0, 0);
   fprintf(e->manifest, "winner %s %s %d %d %d\n", variant, b->exact, b->tq, b->tk, b->bh);
   for (int i = 0; i < e->nseen; ++i)
@@ -91,8 +94,10 @@ int tune_cmd_export(int argc, char **argv) {
   fprintf(e.manifest, "# fa export: tuned winners and their cubins; the runtime reads tuning.db beside this file\n");
   fprintf(e.manifest, "fa_version %s\ngpu %s\narch %s\nnvrtc %d\n", fa_version_string(), ctx->gpu.name,
           fa_arch_name(ctx->arch, arch, sizeof arch), ctx->gpu.nvrtc);
-  int n = fa_db_each_winner(ctx->db.user, &ctx->gpu, export_one, &e);
-  n += fa_db_each_winner(ctx->db.shipped, &ctx->gpu, export_one, &e);
+  fa_db_each_winner(ctx->db.user, &ctx->gpu, export_one, &e);
+  e.over = ctx->db.user;  /* the user's rows win, as at lookup */
+  fa_db_each_winner(ctx->db.shipped, &ctx->gpu, export_one, &e);
+  const int n = e.winners;
   fclose(e.manifest);
   fa_db_close(e.out_db);
   fa_gen_close(e.gen);
