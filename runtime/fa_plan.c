@@ -117,12 +117,13 @@ static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bm, int
 ** On the H100 (2026-11-25, fwd+bwd, one call) slowest ran d256 8/1 causal
 ** (4 groups) S=1024 +41%, 2048 +55%, 4096 +5%, d128 32/8 causal (32 groups)
 ** S=2048 +19%, and lost d256 16/16 causal S=2048 (64 groups) -33%, d128
-** 32/32 S=8192 (non-causal) -14%. */
+** 32/32 S=8192 (non-causal) -14%, d256 8/1 causal S=8192 (128 key blocks
+** per group) -14%: so at most 64 key blocks per group. */
 static int bwd_kb_slow(const fa_context *ctx, const fa_problem *p, int hsplit, int bn) {
   const int uneven = p->causal || p->window_left >= 0 || p->window_right >= 0;
   const long groups = (long)p->heads_kv * hsplit * p->batch;
   const int sms = ctx->sm_count > 0 ? ctx->sm_count : 1;
-  return uneven && 4 * groups <= sms && (p->seqlen_k + bn - 1) / bn <= 65535;
+  return uneven && 4 * groups <= sms && (p->seqlen_k + bn - 1) / bn <= 64;
 }
 
 static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
