@@ -53,8 +53,7 @@
   X(cuFuncSetAttribute, 9000)                            \
   X(cuOccupancyMaxActiveBlocksPerMultiprocessor, 6050)   \
   X(cuLaunchKernel, 4000)                                \
-  X(cuTensorMapEncodeTiled, 12000)                       \
-  X(cuTensorMapReplaceAddress, 12000)
+  X(cuTensorMapEncodeTiled, 12000)
 
 typedef struct fa_cu {
 #define FA_CU_MEMBER_(name, ver) PFN_##name##_v##ver name; /* pasted here, before cuda.h's renames apply */

@@ -198,7 +198,6 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
     return s;
   }
   plan->nsplit = choose_splits(ctx, p, li, plan->grid, opt ? opt->kv_splits : 0);
-  fa_plan_tma_init(plan);
   if (plan->nsplit > 1) {
     plan->ws_bytes = (size_t)p->batch * p->heads_q * p->seqlen_q * plan->nsplit * (p->head_dim + 1) * sizeof(float);
     if (ctx->cu) {

@@ -24,15 +24,7 @@ struct fa_plan {
   int kb_slow;         /* fa_bwd_dkdv's grid: key blocks in z (1) or x (0) */
   size_t bwd_bytes;    /* workspace: lse2, dsum [, dQ accumulator][, dK/dV partials] */
   size_t bwd_off[4];   /* byte offsets of those regions */
-  /* The sm90 forward's tensor maps of Q, K, V (CUtensorMap, 128 bytes each),
-  ** encoded once with a placeholder address; a call copies them and sets its
-  ** pointers (cuTensorMapReplaceAddress). tma_ready = 0: encode per call. */
-  uint64_t tma[3][16];
-  int tma_ready;
   char describe[1024];
 };
-
-/* Encodes the plan's tensor maps (fa_run.c); a failure leaves tma_ready 0. */
-void fa_plan_tma_init(fa_plan *plan);
 
 #endif

@@ -87,11 +87,10 @@ static CUresult tma_map(const fa_cu *cu, CUtensorMap *map, const void *ptr, int 
                                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
 }
 
-/* The sm90 family's tensor maps: Q as [B][Tq][Hq][D] boxes of (64, G heads,
-** BM/G positions), so packed rows come out position-major; K and V as
-** [B][Hkv][Tk][D] boxes of (64, BN keys). Pointers q, k, v. */
-static CUresult tma_encode(const fa_context *ctx, const fa_plan *plan, const void *q, const void *k, const void *v,
-                           CUtensorMap m[3]) {
+/* The sm90 family's tensor maps of a call: Q as [B][Tq][Hq][D] boxes of
+** (64, G heads, BM/G positions), so packed rows come out position-major;
+** K and V as [B][Hkv][Tk][D] boxes of (64, BN keys). */
+static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[3]) {
   const fa_problem *p = &plan->problem;
   const fa_launch_info *li = &plan->fwd->info;
   const int bf16 = p->dtype == FA_DTYPE_BF16;
@@ -103,34 +102,9 @@ static CUresult tma_encode(const fa_context *ctx, const fa_plan *plan, const voi
   const int64_t ks[3] = { p->k_stride[1], p->k_stride[2], p->k_stride[0] };
   const int64_t vs[3] = { p->v_stride[1], p->v_stride[2], p->v_stride[0] };
   const uint32_t kb[4] = { 64, (uint32_t)li->bn, 1, 1 };
-  CUresult r = tma_map(ctx->cu, &m[0], q, bf16, qd, qs, qb);
-  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[1], k, bf16, kd, ks, kb);
-  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[2], v, bf16, kd, vs, kb);
-  return r;
-}
-
-/* Everything but the addresses depends on the problem alone: encode once, at
-** plan creation, with a placeholder address. */
-void fa_plan_tma_init(fa_plan *plan) {
-  plan->tma_ready = 0;
-  if (!plan->ctx->cu || !plan->fwd->info.tma) return;
-  const void *placeholder = (const void *)(uintptr_t)256;
-  CUtensorMap m[3];
-  if (tma_encode(plan->ctx, plan, placeholder, placeholder, placeholder, m) != CUDA_SUCCESS) return;
-  memcpy(plan->tma, m, sizeof plan->tma);
-  plan->tma_ready = 1;
-}
-
-/* A call's maps: the plan's with this call's pointers (three address
-** replacements, on the caller's stack: calls from several threads share
-** nothing), or encoded from scratch. */
-static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[3]) {
-  if (!plan->tma_ready) return tma_encode(ctx, plan, a->q, a->k, a->v, m);
-  _Static_assert(sizeof plan->tma == 3 * sizeof(CUtensorMap), "plan's tensor maps");
-  memcpy(m, plan->tma, sizeof plan->tma);
-  CUresult r = ctx->cu->cuTensorMapReplaceAddress(&m[0], (void *)a->q);
-  if (r == CUDA_SUCCESS) r = ctx->cu->cuTensorMapReplaceAddress(&m[1], (void *)a->k);
-  if (r == CUDA_SUCCESS) r = ctx->cu->cuTensorMapReplaceAddress(&m[2], (void *)a->v);
+  CUresult r = tma_map(ctx->cu, &m[0], a->q, bf16, qd, qs, qb);
+  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[1], a->k, bf16, kd, ks, kb);
+  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[2], a->v, bf16, kd, vs, kb);
   return r;
 }
 
@@ -164,7 +138,7 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   CUtensorMap maps[3];
   void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &ws };
   CUresult r = li->tma ? tma_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
-  if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "the tensor maps of Q, K, V");
+  if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuTensorMapEncodeTiled");
   r = ctx->cu->cuLaunchKernel(plan->fwd->fn, (unsigned)(plan->grid[0] * plan->nsplit), (unsigned)plan->grid[1],
                               (unsigned)plan->grid[2], (unsigned)li->threads, 1, 1, (unsigned)li->smem,
                               (CUstream)a->stream, li->tma ? params_tma : params, NULL);
