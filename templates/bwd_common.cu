@@ -220,6 +220,31 @@ __device__ __forceinline__ void bwd_vmask(const Params &p, int m0, int n0, int L
   }
 }
 
+// The epilogue of fa_bwd_dkdv for one key row n: dK (times the softmax
+// scale) and dV at columns col0 + 8j + {0, 1}, j < NJ, from row half hh of
+// the accumulators; rows past Lk get zeros (nothing reached them). Split head
+// groups leave fp32 partials for fa_bwd_reduce instead.
+template <int NJ>
+__device__ __forceinline__ void bwd_store_row(const Params &p, const BwdParams &bp, int b, int kvh, int hs, int n,
+                                              int col0, const float (&dk)[NJ][4], const float (&dv)[NJ][4], int hh) {
+  if (bp.hsplit > 1) {
+    float *dst = bp.dkvacc + ((((i64)hs * p.B + b) * p.Hkv + kvh) * p.Tk + n) * 2 * D + col0;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+      *(float2 *)(dst + j * 8) = make_float2(dk[j][2 * hh], dk[j][2 * hh + 1]);
+      *(float2 *)(dst + D + j * 8) = make_float2(dv[j][2 * hh], dv[j][2 * hh + 1]);
+    }
+  } else {
+    u16 *dkp = bp.dk + b * p.k_sb + n * p.k_ss + kvh * p.k_sh + col0;
+    u16 *dvp = bp.dv + b * p.v_sb + n * p.v_ss + kvh * p.v_sh + col0;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+      *(u32 *)(dkp + j * 8) = pack2(dk[j][2 * hh] * bp.scale, dk[j][2 * hh + 1] * bp.scale);
+      *(u32 *)(dvp + j * 8) = pack2(dv[j][2 * hh], dv[j][2 * hh + 1]);
+    }
+  }
+}
+
 // Preprocessing, one warp per (batch, head, query) row: dsum = rowsum(dO * O),
 // lse2 = LSE * log2(e) (+inf for rows that see no key or lie past seqlens_q),
 // and a zeroed dQ accumulator row in default mode.

@@ -61,43 +61,14 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   const int off = Lk - Lq;
   const int n0 = nb * BN, n1 = min(n0 + BN, Lk) - 1;  // valid keys of this CTA
 
-  // Query rows the index rules let see these keys.
-  int m_lo = 0, m_hi = n0 <= n1 ? Lq : 0;
-  if (p.causal) m_lo = max(m_lo, n0 - off);
-  if (p.window_right >= 0) m_lo = max(m_lo, n0 - off - p.window_right);
-  if (p.window_left >= 0) m_hi = min(m_hi, n1 - off + p.window_left + 1);
-  const int mt_lo = m_lo / BM;
-  const int nmt = m_hi > m_lo ? (m_hi + BM - 1) / BM - mt_lo : 0;
-
+  int mt_lo, nmt;
+  bwd_query_tiles<BM>(p, Lq, off, n0, n1, mt_lo, nmt);
   TileBounds *kb_own = qtab + TABLE_MAX;  // this CTA's key block (smem: registers are scarce)
   if constexpr (HAS_TOK) {
-    if (warp == 0) {
-      const TileBounds t = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
-      if (lane == 0) *kb_own = t;
-    }
-    for (int r = tid; r < BN; r += NT) {  // this CTA's key positions and segments, for the element mask
-      const int n = min(n0 + r, Lk - 1);
-      sKtok[r] = HAS_POS && n >= 0 ? p.k_pos[b * p.Tk + n] : 0;
-      sKtok[BN + r] = HAS_SEG && n >= 0 ? p.k_seg[b * p.Tk + n] : 0;
-    }
-    for (int tt = warp; tt < min(nmt, TABLE_MAX); tt += WARPS) {
-      const int m0 = (mt_lo + tt) * BM;
-      TileBounds t = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, m0, min(m0 + BM, Lq), lane);
-      if (lane == 0) qtab[tt] = t;
-    }
+    bwd_tok_tables<BM, BN, WARPS>(p, b, n0, n1, Lq, Lk, mt_lo, nmt, sKtok, qtab, kb_own, tid, warp, lane);
     __syncthreads();
   }
-  auto classify = [&](int mt) -> int {
-    const int m0 = mt * BM, m1 = m0 + BM - 1;
-    const bool full = m1 < Lq && n0 + BN <= Lk && (!p.causal || n0 + BN - 1 <= m0 + off) &&
-                      (p.window_right < 0 || n0 + BN - 1 <= m0 + off + p.window_right) &&
-                      (p.window_left < 0 || n0 >= m1 + off - p.window_left);
-    if constexpr (HAS_TOK) {
-      if (mt - mt_lo >= TABLE_MAX) return 1;
-      return tok_classify(qtab[mt - mt_lo], *kb_own, full);
-    }
-    return full ? 2 : 1;
-  };
+  auto classify = [&](int mt) { return bwd_tile_class<BM, BN>(p, mt, mt_lo, n0, Lq, Lk, off, qtab, kb_own); };
   // Work items: (query head, query tile), hidden tiles skipped.
   const int nitems = (h_hi - h_lo) * nmt;
   auto next_item = [&](int it) {
@@ -134,19 +105,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       qs += LROWS * p.q_ss;
       os += LROWS * p.o_ss;
     }
-    if (tid < 2 * BM) {
-      const int r = tid % BM, m = m0 + r;
-      const float *src = (tid < BM ? bp.lse2 : bp.dsum) + ((i64)b * p.Hq + h) * p.Tq + m;
-      float *dst = (tid < BM ? sL : sD) + st * BM + r;
-      cp_async4(smem_u32(dst), m < p.Tq ? src : bp.lse2, m < p.Tq ? 4 : 0);
-    }
-    if constexpr (HAS_TOK) {  // this tile's query positions and segments, for the element mask
-      for (int idx = tid; idx < 2 * BM; idx += NT) {
-        const int r = idx % BM, m = m0 + r;
-        const int *src = idx < BM ? (HAS_POS ? p.q_pos : p.q_seg) : (HAS_SEG ? p.q_seg : p.q_pos);
-        cp_async4(smem_u32(sTok + (st * 2 + idx / BM) * BM + r), src + b * p.Tq + min(m, Lq - 1), m < Lq ? 4 : 0);
-      }
-    }
+    bwd_load_rowdata<BM, NT>(p, bp, b, h, m0, Lq, sL + st * BM, sD + st * BM, sTok + st * 2 * BM, tid);
   };
 
   // Phase layouts of this warp.
@@ -190,16 +149,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       // The tile's visibility as bits, [BN][BM/32] words, built by whole warps
       // (a ballot per 32 queries of one key): phase 1 then tests one bit per
       // element, and the mask's live values stay out of its registers.
-#pragma unroll 1
-      for (int w = warp; w < BN * BM / 32; w += WARPS) {
-        const int nl = w / (BM / 32), ml = (w % (BM / 32)) * 32 + lane;
-        const int m = m0 + ml, n = n0 + nl;
-        bool vis = index_visible(p, m, n, Lq, Lk, off);
-        if (HAS_POS) vis = vis && sKtok[nl] <= sTok[st * 2 * BM + ml];
-        if (HAS_SEG) vis = vis && sKtok[BN + nl] >= 0 && sKtok[BN + nl] == sTok[(st * 2 + 1) * BM + ml];
-        const u32 bits = __ballot_sync(0xffffffffu, vis);
-        if (lane == 0) vmask[w] = bits;
-      }
+      bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
       __syncthreads();
     }
 #pragma unroll 1
@@ -311,28 +261,10 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   }
   cp_wait<0>();
 
-  // Epilogue: dK gets the softmax scale; rows past Lk get zeros (nothing
-  // reached them). Split head groups leave fp32 partials for fa_bwd_reduce.
   const int col0 = (warp / WN1) * DW2 + 2 * t4;
 #pragma unroll
   for (int hh = 0; hh < 2; ++hh) {
     const int n = n0 + wn * 16 + g + hh * 8;
-    if (n >= p.Tk) continue;
-    if (bp.hsplit > 1) {
-      float *dst = bp.dkvacc + ((((i64)hs * p.B + b) * p.Hkv + kvh) * p.Tk + n) * 2 * D + col0;
-#pragma unroll
-      for (int j = 0; j < DW2 / 8; ++j) {
-        *(float2 *)(dst + j * 8) = make_float2(dk[j][2 * hh], dk[j][2 * hh + 1]);
-        *(float2 *)(dst + D + j * 8) = make_float2(dv[j][2 * hh], dv[j][2 * hh + 1]);
-      }
-    } else {
-      u16 *dkp = bp.dk + b * p.k_sb + n * p.k_ss + kvh * p.k_sh + col0;
-      u16 *dvp = bp.dv + b * p.v_sb + n * p.v_ss + kvh * p.v_sh + col0;
-#pragma unroll
-      for (int j = 0; j < DW2 / 8; ++j) {
-        *(u32 *)(dkp + j * 8) = pack2(dk[j][2 * hh] * bp.scale, dk[j][2 * hh + 1] * bp.scale);
-        *(u32 *)(dvp + j * 8) = pack2(dv[j][2 * hh], dv[j][2 * hh + 1]);
-      }
-    }
+    if (n < p.Tk) bwd_store_row<DW2 / 8>(p, bp, b, kvh, hs, n, col0, dk, dv, hh);
   }
 }

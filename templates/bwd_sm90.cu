@@ -299,28 +299,10 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   }
   cp_wait<0>();
 
-  // Epilogue: dK gets the softmax scale; rows past Lk get zeros (nothing
-  // reached them). Split head groups leave fp32 partials for fa_bwd_reduce.
   const int col0 = wq * N2 + 2 * t4;
 #pragma unroll
   for (int hh = 0; hh < 2; ++hh) {
     const int n = n0 + kr + hh * 8;
-    if (n >= p.Tk) continue;
-    if (bp.hsplit > 1) {
-      float *dst = bp.dkvacc + ((((i64)hs * p.B + b) * p.Hkv + kvh) * p.Tk + n) * 2 * D + col0;
-#pragma unroll
-      for (int j = 0; j < N2 / 8; ++j) {
-        *(float2 *)(dst + j * 8) = make_float2(dk[j][2 * hh], dk[j][2 * hh + 1]);
-        *(float2 *)(dst + D + j * 8) = make_float2(dv[j][2 * hh], dv[j][2 * hh + 1]);
-      }
-    } else {
-      u16 *dkp = bp.dk + b * p.k_sb + n * p.k_ss + kvh * p.k_sh + col0;
-      u16 *dvp = bp.dv + b * p.v_sb + n * p.v_ss + kvh * p.v_sh + col0;
-#pragma unroll
-      for (int j = 0; j < N2 / 8; ++j) {
-        *(u32 *)(dkp + j * 8) = pack2(dk[j][2 * hh] * bp.scale, dk[j][2 * hh + 1] * bp.scale);
-        *(u32 *)(dvp + j * 8) = pack2(dv[j][2 * hh], dv[j][2 * hh + 1]);
-      }
-    }
+    if (n < p.Tk) bwd_store_row<N2 / 8>(p, bp, b, kvh, hs, n, col0, dk, dv, hh);
   }
 }
