@@ -83,9 +83,10 @@ S.bwd_tiles = {
 -- Hopper backward tiles {BM, BN, warps, stages}: two warpgroups (no producer;
 -- cp.async loads), 64 queries per step; BN = 128 gives each warpgroup its own
 -- 64 keys, BN = 64 has them split the queries (S^T, dP^T) and then the columns
--- (dK, dV). Measured with ptxas (sm_90a, 2026-11-25): d128 m64n128 (192
--- accumulator registers, see check_sm90_bwd) spilled 160 bytes; one-stage
--- tiles with two CTAs per SM (128 registers) spilled 40 (d128 m64n64).
+-- (dK, dV). Measured with ptxas (sm_90a, 2026-11-25): d128 m64n128 with S^T,
+-- dP^T unchunked (192 accumulator registers, see check_sm90_bwd) spilled 160
+-- bytes, in 32-query chunks (160) none; one-stage tiles with two CTAs per SM
+-- (128 registers) spilled 40 (d128 m64n64).
 S.bwd_tiles_sm90 = {
   [64]  = { {64, 128, 8, 2} },
   [128] = { {64, 128, 8, 2}, {64, 64, 8, 2} },
@@ -97,7 +98,8 @@ end
 -- Whether the built-in choice on sm_90a takes the Hopper backward first. On
 -- the H100 (2026-11-25, fa-tune bench --mode fwdbwd --all, one call) it ran
 -- every shape of the seed4 and d256 grids faster than the best sm80 tile:
--- d128 m64n128 1.05-1.45x (S=8192: 348 against 247 TFLOP/s), d256 1.07-1.42x.
+-- d128 m64n128 1.05-1.45x (S=8192: 348 against 246 TFLOP/s), d256 m64n64
+-- 1.12-1.30x (docs/perf/2026-11-25_bwd_sm90/).
 S.SM90_BWD_FIRST = true
 -- wgmma N of the three products of an sm90 backward variant: S^T and dP^T
 -- (queries per warpgroup), dK and dV (columns per warpgroup), dQ (64-column
@@ -116,7 +118,10 @@ S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spi
 -- than 32-column chunks on the H100 (226 against 216 TFLOP/s, S=8192), but
 -- spilled with one stage or positions/segments; those keep 32.
 function S.bwd_p1w(v)
-  if v.family == "sm90" then return S.sm90_bwd_n(v) end
+  if v.family == "sm90" then
+    local n1 = S.sm90_bwd_n(v)  -- the chunk of S^T, dP^T columns
+    return n1
+  end
   local cw = v.bm // (v.warps // (v.bn // 16))
   if v.stages == 2 and not (v.pos or v.seg) then return cw end
   return math.min(cw, 32)
