@@ -2,11 +2,13 @@
 // fa_bwd_dkdv as in bwd_sm80.cu (a CTA owns BN keys of one kv head and walks
 // the query tiles of the heads in its group, recomputing P from the LSE), with
 // the products as wgmma on two warpgroups: per step of BM = 64 queries,
-//   1. S^T = K Q^T and dP^T = V dO^T, each warpgroup 64 keys x BM/QW queries;
-//   2. P^T and dS^T go to shared memory (bf16), then dV += P^T dO and
-//      dK += dS^T Q, each warpgroup 64 keys x D/QW columns, in registers;
-//   3. (default mode) dQ = dS K, each warpgroup D/2 columns (d64: half the
-//      keys), added to the fp32 accumulator.
+//   1. S^T = K Q^T and dP^T = V dO^T, each warpgroup 64 keys x BM/QW queries
+//      in chunks of P1; then P and dS;
+//   2. dV += P^T dO and dK += dS^T Q, each warpgroup 64 keys x D/QW columns
+//      in registers: P^T, dS^T from registers per chunk when the warpgroup
+//      owns its keys (QW = 1), else through shared memory;
+//   3. (default mode) dQ = dS K from dS^T in shared memory, each warpgroup
+//      D/2 columns (d64: half the keys), added to the fp32 accumulator.
 // Tiles are 128-byte swizzled as wgmma reads them, loaded by cp.async (all
 // threads; no producer warpgroup). The other backward kernels come from
 // bwd_common.cu. Slots are filled by gen/fa_gen.lua.
@@ -141,8 +143,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 
     // 1. S^T and dP^T: A = K, V rows of this key group, B = Q, dO rows of
     // this warpgroup's queries, both K-major (a 16-wide k step moves 32 bytes
-    // inside the swizzled rows); in chunks of P1 queries, unrolled, so that
-    // each chunk's registers are its own while wgmma may still read them.
+    // inside the swizzled rows); in chunks of P1 queries, one at a time where
+    // the chunk's dK, dV products take registers (RS2: unrolled, they spilled
+    // 204 bytes at d128).
     if (HAS_TOK && cls == 1) {
       bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
       __syncthreads();
@@ -219,8 +222,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         // 2 (this warpgroup's keys are all its own): dV += P^T dO and
         // dK += dS^T Q for this chunk's queries, P^T and dS^T from registers
         // (the accumulator layout of two n8 blocks is the A fragment of one
-        // k16 step), dO and Q N-major. Issued, not waited for: the next
-        // chunk's S^T runs behind them.
+        // k16 step), dO and Q N-major. Waited for before the next chunk
+        // reuses these registers (overlapping them with it spilled).
         u32 pa[P1 / 16][4], pd[P1 / 16][4];
 #pragma unroll
         for (int kt = 0; kt < P1 / 16; ++kt) {
