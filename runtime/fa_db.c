@@ -269,6 +269,33 @@ int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bu
          fa_db_lookup(l->shipped, gpu, b, key, key_size, why, why_size);
 }
 
+typedef struct layered_walk {
+  fa_db *earlier[2];  /* layers before the one walked: their buckets are theirs */
+  const fa_db_gpu *gpu;
+  void (*fn)(const char *, const fa_bucket *, void *);
+  void *arg;
+  int n;
+} layered_walk;
+
+static void layered_one(const char *variant, const fa_bucket *b, void *arg) {
+  layered_walk *w = arg;
+  for (int i = 0; i < 2; ++i)
+    if (fa_db_has_winner(w->earlier[i], w->gpu, b)) return;
+  w->fn(variant, b, w->arg);
+  w->n++;
+}
+
+int fa_db_layers_each_winner(const fa_db_layers *l, const fa_db_gpu *gpu,
+                             void (*fn)(const char *, const fa_bucket *, void *), void *arg) {
+  fa_db *order[3] = { l->user, l->exported, l->shipped };
+  layered_walk w = { { NULL, NULL }, gpu, fn, arg, 0 };
+  for (int i = 0; i < 3; ++i) {
+    fa_db_each_winner(order[i], gpu, layered_one, &w);
+    if (i < 2) w.earlier[i] = order[i];
+  }
+  return w.n;
+}
+
 static int64_t id_of(fa_db *db, const char *insert, const char *select, int bind(sqlite3_stmt *, const void *),
                      const void *arg) {
   sqlite3_stmt *st;

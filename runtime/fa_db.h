@@ -55,6 +55,11 @@ int fa_db_user_path(const char *explicit_path, char *out, size_t n);
 ** first. Returns 1 with key and a sentence saying what matched, else 0. */
 int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bucket *b,
                         char *key, size_t key_size, char *why, size_t why_size);
+/* Every winner of gpu across the layers, each bucket once: the layer a lookup
+** would take it from wins (user, then export, then shipped). Calls
+** fn(variant, bucket, arg); returns the count. */
+int fa_db_layers_each_winner(const fa_db_layers *l, const fa_db_gpu *gpu,
+                             void (*fn)(const char *variant, const fa_bucket *b, void *arg), void *arg);
 int fa_db_lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size,
                  char *why, size_t why_size);
 

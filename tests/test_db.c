@@ -758,6 +758,16 @@ static void test_layers(void) {
   CHECKM(contains(why, user) && contains(why, "exact"), "%s", why);
   CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why) == 1);
   CHECKM(strcmp(key, "SHIPPED_FP16") == 0 && contains(why, ship), "%s %s", key, why);
+  /* Walking the winners (fa-tune export): each bucket once, the user's row where both have one. */
+  struct collect c;
+  memset(&c, 0, sizeof c);
+  CHECK(fa_db_layers_each_winner(&l, &g, collect_fn, &c) == 2 && c.n == 2);
+  int got = 0;
+  for (int i = 0; i < c.n && i < 16; ++i) {
+    if (strcmp(c.keys[i], "USER") == 0 && memcmp(&c.b[i], &b, sizeof b) == 0) got |= 1;
+    if (strcmp(c.keys[i], "SHIPPED_FP16") == 0 && memcmp(&c.b[i], &only_ship, sizeof b) == 0) got |= 2;
+  }
+  CHECKM(got == 3, "layered winners: %d (%s, %s)", got, c.keys[0], c.keys[1]);
   fa_db_gpu other = gpu_of("NVIDIA A100-SXM4-80GB", 80);
   CHECK(fa_db_layers_lookup(&l, &other, &b, key, sizeof key, why, sizeof why) == 0);
   fa_db_layers_close(&l);

@@ -18,17 +18,14 @@ typedef struct export_state {
   fa_context *ctx;
   fa_gen *gen;
   fa_db *out_db;
-  fa_db *over;  /* while exporting the shipped layer: the user layer, whose buckets win */
   FILE *manifest;
   const char *dir;
   char seen[512][160];
-  int nseen, written, failed, winners;
+  int nseen, written, failed;
 } export_state;
 
 static void export_one(const char *variant, const fa_bucket *b, void *arg) {
   export_state *e = arg;
-  if (e->over && fa_db_has_winner(e->over, &e->ctx->gpu, b)) return;
-  e->winners++;
   fa_db_set_winner(e->out_db, &e->ctx->gpu, b, variant, 0, 0);
   fprintf(e->manifest, "winner %s %s %d %d %d\n", variant, b->exact, b->tq, b->tk, b->bh);
   for (int i = 0; i < e->nseen; ++i)
@@ -94,10 +91,8 @@ int tune_cmd_export(int argc, char **argv) {
   fprintf(e.manifest, "# fa export: tuned winners and their cubins; the runtime reads tuning.db beside this file\n");
   fprintf(e.manifest, "fa_version %s\ngpu %s\narch %s\nnvrtc %d\n", fa_version_string(), ctx->gpu.name,
           fa_arch_name(ctx->arch, arch, sizeof arch), ctx->gpu.nvrtc);
-  fa_db_each_winner(ctx->db.user, &ctx->gpu, export_one, &e);
-  e.over = ctx->db.user;  /* the user's rows win, as at lookup */
-  fa_db_each_winner(ctx->db.shipped, &ctx->gpu, export_one, &e);
-  const int n = e.winners;
+  /* Each bucket once, from the layer a lookup would use (the user's rows win). */
+  const int n = fa_db_layers_each_winner(&ctx->db, &ctx->gpu, export_one, &e);
   fclose(e.manifest);
   fa_db_close(e.out_db);
   fa_gen_close(e.gen);
