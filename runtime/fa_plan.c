@@ -62,15 +62,7 @@ static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_la
   return n > 1 ? (int)n : 1;
 }
 
-/* How many CTAs share one kv head's query heads in fa_bwd_dkdv. One CTA per
-** (key block, kv head) leaves SMs idle when there are few kv heads (MQA) and
-** few key blocks: then pick the divisor of the group that minimises waves x
-** heads per CTA. Not once a wave is full: the fp32 partials cost more than
-** the tail saves (H100, Pi0 training, 896 CTAs: split 8 ways, fwd+bwd ran
-** at 105 TFLOP/s). With a causal mask or a window the key blocks' work
-** differs: the heaviest CTA bounds the time (key blocks start heaviest
-** first), so the cost is the larger of it and the work per SM, and a split
-** must save a tenth to be taken. */
+/* Query tiles of bm rows that keys [n0, n1] can see by the index rules. */
 static int bwd_query_tiles(const fa_problem *p, int n0, int n1, int bm) {
   const int off = p->seqlen_k - p->seqlen_q;
   int lo = 0, hi = p->seqlen_q;
@@ -80,10 +72,19 @@ static int bwd_query_tiles(const fa_problem *p, int n0, int n1, int bm) {
   return hi > lo ? (hi + bm - 1) / bm - lo / bm : 0;
 }
 
-static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bm, int bn) {
+/* How many CTAs share one kv head's query heads in fa_bwd_dkdv. One CTA per
+** (key block, kv head) leaves SMs idle when there are few kv heads (MQA) and
+** few key blocks: then pick the divisor of the group that minimises waves x
+** heads per CTA. Not once a wave is full: the fp32 partials cost more than
+** the tail saves (H100, Pi0 training, 896 CTAs: split 8 ways, fwd+bwd ran
+** at 105 TFLOP/s). With a causal mask or a window the key blocks' work
+** differs: the heaviest CTA bounds the time (key blocks start heaviest
+** first), so the cost is the larger of it and the work per SM, and a split
+** must save a tenth to be taken. */
+int fa_bwd_hsplit(const fa_problem *p, int sms, int bm, int bn) {
   const int group = p->heads_q / p->heads_kv, nblocks = (p->seqlen_k + bn - 1) / bn;
   const long ctas = (long)nblocks * p->heads_kv * p->batch;
-  const int sms = ctx->sm_count > 0 ? ctx->sm_count : 1;
+  if (sms < 1) sms = 1;
   if (ctas >= sms) return 1;
   const int uneven = p->causal || p->window_left >= 0 || p->window_right >= 0;
   double heavy = 0, total = 0;  /* query tiles per head: the largest key block's, and all blocks' */
@@ -119,10 +120,10 @@ static int choose_hsplit(const fa_context *ctx, const fa_problem *p, int bm, int
 ** S=2048 +19%, and lost d256 16/16 causal S=2048 (64 groups) -33%, d128
 ** 32/32 S=8192 (non-causal) -14%, d256 8/1 causal S=8192 (128 key blocks
 ** per group) -14%: so at most 64 key blocks per group. */
-static int bwd_kb_slow(const fa_context *ctx, const fa_problem *p, int hsplit, int bn) {
+int fa_bwd_kb_slow(const fa_problem *p, int sms, int hsplit, int bn) {
   const int uneven = p->causal || p->window_left >= 0 || p->window_right >= 0;
   const long groups = (long)p->heads_kv * hsplit * p->batch;
-  const int sms = ctx->sm_count > 0 ? ctx->sm_count : 1;
+  if (sms < 1) sms = 1;
   return uneven && 4 * groups <= sms && (p->seqlen_k + bn - 1) / bn <= 64;
 }
 
@@ -134,8 +135,8 @@ static void bwd_layout(fa_context *ctx, fa_plan *plan, int deterministic) {
   const fa_problem *p = &plan->problem;
   const size_t rows = (size_t)p->batch * p->heads_q * p->seqlen_q, d = (size_t)p->head_dim;
   plan->deterministic = deterministic != 0;
-  plan->hsplit = choose_hsplit(ctx, p, plan->bwd->info.bm, plan->bwd->info.bn);
-  plan->kb_slow = plan->bwd->info.kb_order && bwd_kb_slow(ctx, p, plan->hsplit, plan->bwd->info.bn);
+  plan->hsplit = fa_bwd_hsplit(p, ctx->sm_count, plan->bwd->info.bm, plan->bwd->info.bn);
+  plan->kb_slow = plan->bwd->info.kb_order && fa_bwd_kb_slow(p, ctx->sm_count, plan->hsplit, plan->bwd->info.bn);
   size_t off = 0;
   plan->bwd_off[0] = off; off += align256(rows * 4);
   plan->bwd_off[1] = off; off += align256(rows * 4);

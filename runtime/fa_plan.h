@@ -27,4 +27,9 @@ struct fa_plan {
   char describe[1024];
 };
 
+/* fa_bwd_dkdv's launch shape on a GPU of sms SMs (fa_plan.c): CTAs per kv
+** head's query group, and whether key blocks vary slowest in the grid. */
+int fa_bwd_hsplit(const fa_problem *p, int sms, int bm, int bn);
+int fa_bwd_kb_slow(const fa_problem *p, int sms, int hsplit, int bn);
+
 #endif

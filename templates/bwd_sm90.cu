@@ -54,7 +54,7 @@ __device__ __forceinline__ void load_rows(u32 dst, const u16 *src, i64 ss, int r
 // fa_bwd_dkdv's block: key block, kv head x split, batch row. Key blocks vary
 // fastest where CTAs running together then share a head's Q and dO in L2, and
 // slowest where few heads and a causal mask or a window make blocks uneven:
-// the heaviest of every head then start first (fa_plan.c: bwd_kb_slow; the sm80
+// the heaviest of every head then start first (fa_plan.c: fa_bwd_kb_slow; the sm80
 // family keeps key blocks in x).
 __device__ __forceinline__ void bwd_block(const BwdParams &bp, int &nb, int &hx, int &b) {
   nb = bp.kb_slow ? blockIdx.z : blockIdx.x;

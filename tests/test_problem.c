@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "fa_int.h"
+#include "fa_plan.h"
 
 static int passed, failed;
 
@@ -453,7 +454,42 @@ static void test_errmsg(void) {
         fa_errmsg(NULL));
 }
 
+/* The backward's launch shape (fa_plan.c) on a 132-SM GPU, where each rule was measured. */
+static void test_bwd_launch_shape(void) {
+  fa_problem p;
+  const int sms = 132;
+  /* d256 8/1, B=4, S=2048, causal: 128 CTAs, uneven work: two CTAs per head group, heavy first. */
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 8, 1, 256);
+  p.causal = 1;
+  CHECK(fa_bwd_hsplit(&p, sms, 64, 64) == 2, "hsplit d256 8/1 causal S2048: %d", fa_bwd_hsplit(&p, sms, 64, 64));
+  CHECK(fa_bwd_kb_slow(&p, sms, 2, 64) == 1, "kb_slow d256 8/1 causal S2048");
+  /* The same without causal: even work, no split, key blocks fastest. */
+  p.causal = 0;
+  CHECK(fa_bwd_hsplit(&p, sms, 64, 64) == 1, "hsplit d256 8/1 S2048: %d", fa_bwd_hsplit(&p, sms, 64, 64));
+  CHECK(fa_bwd_kb_slow(&p, sms, 1, 64) == 0, "kb_slow d256 8/1 S2048 non-causal");
+  /* A window is uneven too. */
+  p.window_left = 256;
+  CHECK(fa_bwd_kb_slow(&p, sms, 1, 64) == 1, "kb_slow with a window");
+  /* 128 key blocks per group (S=8192): fastest (lost 14% slowest). */
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 8192, 8192, 8, 1, 256);
+  p.causal = 1;
+  CHECK(fa_bwd_hsplit(&p, sms, 64, 64) == 1 && fa_bwd_kb_slow(&p, sms, 1, 64) == 0, "d256 8/1 causal S8192");
+  /* 64 groups (d256 16/16): fastest (lost 33% slowest); 32 groups (d128 32/8, BN 128): slowest. */
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 16, 16, 256);
+  p.causal = 1;
+  CHECK(fa_bwd_hsplit(&p, sms, 64, 64) == 1 && fa_bwd_kb_slow(&p, sms, 1, 64) == 0, "d256 16/16 causal S2048");
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 32, 8, 128);
+  p.causal = 1;
+  CHECK(fa_bwd_hsplit(&p, sms, 64, 128) == 1 && fa_bwd_kb_slow(&p, sms, 1, 128) == 1, "d128 32/8 causal S2048");
+  /* A full wave already (Pi0 training, 448 CTAs): no split. */
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 32, 867, 867, 8, 1, 256);
+  CHECK(fa_bwd_hsplit(&p, sms, 64, 64) == 1, "Pi0 training");
+  /* No SM count (a compile-only context): a valid answer all the same. */
+  CHECK(fa_bwd_hsplit(&p, 0, 64, 64) == 1 && fa_bwd_kb_slow(&p, 0, 1, 64) == 0, "sms 0");
+}
+
 int main(void) {
+  test_bwd_launch_shape();
   test_status();
   test_inits();
   test_rejects(FA_LAYOUT_BSHD);
