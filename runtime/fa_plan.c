@@ -78,9 +78,9 @@ static int bwd_query_tiles(const fa_problem *p, int n0, int n1, int bm) {
 ** heads per CTA. Not once a wave is full: the fp32 partials cost more than
 ** the tail saves (H100, Pi0 training, 896 CTAs: split 8 ways, fwd+bwd ran
 ** at 105 TFLOP/s). With a causal mask or a window the key blocks' work
-** differs: the heaviest CTA bounds the time (key blocks start heaviest
-** first), so the cost is the larger of it and the work per SM, and a split
-** must save a tenth to be taken. */
+** differs: the heaviest CTA bounds the time (with fewer CTAs than SMs all
+** start at once), so the cost is the larger of it and the work per SM, and a
+** split must save a tenth to be taken. */
 int fa_bwd_hsplit(const fa_problem *p, int sms, int bm, int bn) {
   const int group = p->heads_q / p->heads_kv, nblocks = (p->seqlen_k + bn - 1) / bn;
   const long ctas = (long)nblocks * p->heads_kv * p->batch;
