@@ -135,6 +135,14 @@ __device__ __forceinline__ void p_ds(const Params &p, float s, float dp, float l
   ds = HAS_SOFTCAP ? P * (dp - dsum) * f : P * (dp - dsum);
 }
 
+// The query heads [h_lo, h_hi) of kv head kvh that split hs of hsplit walks.
+__device__ __forceinline__ void bwd_heads(const Params &p, const BwdParams &bp, int kvh, int hs, int &h_lo, int &h_hi) {
+  const int group = p.Hq / p.Hkv;
+  const int hper = (group + bp.hsplit - 1) / bp.hsplit;
+  h_lo = kvh * group + min(group, hs * hper);
+  h_hi = kvh * group + min(group, (hs + 1) * hper);
+}
+
 // The query tiles [mt_lo, mt_lo + nmt) of BM rows that the index rules let
 // see keys [n0, n1] (causal, windows; lengths).
 template <int BM>

@@ -53,9 +53,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   // Key blocks in x: this family ignores BwdParams::kb_slow (reading it cost
   // d256 tiles 4-20 bytes of spills); the runtime keeps it 0 here.
   const int nb = blockIdx.x, kvh = blockIdx.y / bp.hsplit, hs = blockIdx.y % bp.hsplit, b = blockIdx.z;
-  const int group = p.Hq / p.Hkv;
-  const int hper = (group + bp.hsplit - 1) / bp.hsplit;
-  const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);
+  int h_lo, h_hi;
+  bwd_heads(p, bp, kvh, hs, h_lo, h_hi);
   const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
   const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
   const int off = Lk - Lq;

@@ -81,9 +81,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   int nb, hx, b;
   bwd_block(bp, nb, hx, b);
   const int kvh = hx / bp.hsplit, hs = hx % bp.hsplit;
-  const int group = p.Hq / p.Hkv;
-  const int hper = (group + bp.hsplit - 1) / bp.hsplit;
-  const int h_lo = kvh * group + min(group, hs * hper), h_hi = kvh * group + min(group, (hs + 1) * hper);
+  int h_lo, h_hi;
+  bwd_heads(p, bp, kvh, hs, h_lo, h_hi);
   const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
   const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
   const int off = Lk - Lq;
