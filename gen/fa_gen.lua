@@ -13,11 +13,13 @@ local function has_dtype(dt) return S.has(S.dtypes, dt) end
 -- Each template's text is its fragments and its own text, in this order: the
 -- text shared between templates lives once, in the fragments.
 local PARTS = {
-  ["fwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "fwd_tiles.cu", "fwd_sm80.cu", "fwd_combine.cu" },
-  ["fwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "fwd_tiles.cu", "fwd_sm90.cu",
+  ["fwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "tile_bounds.cu", "fwd_tiles.cu", "fwd_sm80.cu",
     "fwd_combine.cu" },
-  ["bwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "bwd_common.cu", "bwd_sm80.cu" },
-  ["bwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "bwd_common.cu", "bwd_sm90.cu" },
+  ["fwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "tile_bounds.cu", "fwd_tiles.cu",
+    "fwd_sm90.cu", "fwd_combine.cu" },
+  ["bwd_sm80.cu"] = { "fwd_params.cu", "sm80_common.cu", "tile_bounds.cu", "bwd_common.cu", "bwd_sm80.cu" },
+  ["bwd_sm90.cu"] = { "fwd_params.cu", "sm80_common.cu", "sm90_common.cu", "tile_bounds.cu", "bwd_common.cu",
+    "bwd_sm90.cu" },
   ["unfused.cu"] = { "fwd_params.cu", "unfused_common.cu", "unfused.cu" },
   ["unfused_bwd.cu"] = { "fwd_params.cu", "unfused_common.cu", "unfused_bwd.cu" },
 }

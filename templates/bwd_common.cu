@@ -78,25 +78,6 @@ __device__ __forceinline__ void red_add2(float *p, float a, float b) {
 #endif
 }
 
-struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
-
-// Position and segment bounds of rows [lo, hi) of one batch row (valid rows only).
-__device__ TileBounds warp_bounds(const int *pos, const int *seg, int lo, int hi, int lane) {
-  int a = 0x7fffffff, z = -0x7fffffff - 1, sa = 0x7fffffff, sz = -0x7fffffff - 1;
-  for (int n = lo + lane; n < hi; n += 32) {
-    if (HAS_POS) { int v = pos[n]; a = min(a, v); z = max(z, v); }
-    if (HAS_SEG) { int v = seg[n]; sa = min(sa, v); sz = max(sz, v); }
-  }
-#pragma unroll
-  for (int o = 16; o; o >>= 1) {
-    a = min(a, __shfl_xor_sync(0xffffffffu, a, o));
-    z = max(z, __shfl_xor_sync(0xffffffffu, z, o));
-    sa = min(sa, __shfl_xor_sync(0xffffffffu, sa, o));
-    sz = max(sz, __shfl_xor_sync(0xffffffffu, sz, o));
-  }
-  return TileBounds{a, z, sa, sz};
-}
-
 // Tile-level visibility from token bounds: 0 hidden, else whether it stays full.
 __device__ __forceinline__ int tok_classify(const TileBounds &q, const TileBounds &k, bool full) {
   if (HAS_POS && k.pos_min > q.pos_max) return 0;
@@ -177,7 +158,7 @@ template <int BM, int BN, int WARPS>
 __device__ void bwd_tok_tables(const Params &p, int b, int n0, int n1, int Lq, int Lk, int mt_lo, int nmt, int *sKtok,
                                TileBounds *qtab, TileBounds *kb, int tid, int warp, int lane) {
   if (warp == 0) {
-    const TileBounds t = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
+    const TileBounds t = warp_bounds<HAS_POS, HAS_SEG>(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, n0, n1 + 1, lane);
     if (lane == 0) *kb = t;
   }
   for (int r = tid; r < BN; r += WARPS * 32) {
@@ -187,7 +168,7 @@ __device__ void bwd_tok_tables(const Params &p, int b, int n0, int n1, int Lq, i
   }
   for (int tt = warp; tt < min(nmt, TABLE_MAX); tt += WARPS) {
     const int m0 = (mt_lo + tt) * BM;
-    TileBounds t = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, m0, min(m0 + BM, Lq), lane);
+    TileBounds t = warp_bounds<HAS_POS, HAS_SEG>(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, m0, min(m0 + BM, Lq), lane);
     if (lane == 0) qtab[tt] = t;
   }
 }
@@ -313,10 +294,10 @@ extern "C" __global__ void __launch_bounds__(128, 1) fa_bwd_dq(const Params p, c
 
   TileBounds qb_own;
   if constexpr (HAS_TOK) {
-    qb_own = warp_bounds(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, pmin, pmax + 1, lane);
+    qb_own = warp_bounds<HAS_POS, HAS_SEG>(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, pmin, pmax + 1, lane);
     for (int tt = warp; tt < min(t_hi - t_lo, TABLE_MAX); tt += 4) {
       const int k0 = (t_lo + tt) * BNQ;
-      TileBounds t = warp_bounds(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, k0, min(k0 + BNQ, Lk), lane);
+      TileBounds t = warp_bounds<HAS_POS, HAS_SEG>(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, k0, min(k0 + BNQ, Lk), lane);
       if (lane == 0) ktab[tt] = t;
     }
     __syncthreads();

@@ -3,9 +3,7 @@
 // rules (causal, windows, seqlens, split-KV) give a range of key tiles; with
 // positions or segments, per-tile bounds (built once per CTA into shared
 // memory) skip the tiles the mask hides and spare fully visible tiles the
-// per-element test.
-
-struct TileBounds { int pos_min, pos_max, seg_min, seg_max; };
+// per-element test. TileBounds comes from tile_bounds.cu.
 
 // The key tiles [t_lo, t_hi) of BN keys that the index rules (causal,
 // windows) and this CTA's split-KV slice allow for query positions
@@ -28,7 +26,9 @@ __device__ __forceinline__ void fwd_key_tiles(const Params &p, int Lk, int off, 
 
 // Position/segment bounds: the query tile's by one warp reduction into
 // tab[TABLE_MAX], each key tile's from t_lo by a warp into tab[0..TABLE_MAX).
-// Every warp of the CTA calls it; the caller synchronises after.
+// Every warp of the CTA calls it; the caller synchronises after. (Its
+// reductions are warp_bounds's, written out: with warp_bounds the forward's
+// SASS changed, and it has not been re-verified on an H100 that way.)
 template <int BN, bool HAS_POS, bool HAS_SEG, int TABLE_MAX>
 __device__ __forceinline__ void fwd_tile_bounds(const Params &p, int b, int Lk, int pmin, int pmax, int t_lo, int t_hi,
                                                 TileBounds *tab, int warp, int warps, int lane) {
