@@ -26,7 +26,8 @@ typedef struct tune_data {
   size_t nq, nk, nv, no, nlse;  /* elements */
   double *q, *k, *v;            /* host, values exactly representable in the dtype */
   int32_t *q_pos, *k_pos, *q_seg, *k_seg, *seqlens_q, *seqlens_k;
-  CUdeviceptr dq, dk, dv, do_, dlse, dq_pos, dk_pos, dq_seg, dk_seg, dseqlens_q, dseqlens_k;
+  CUdeviceptr dq, dk, dv, do_, dlse, ddout,  /* ddout: dO, timing data only */
+              dq_pos, dk_pos, dq_seg, dk_seg, dseqlens_q, dseqlens_k;
   fa_ref_masks masks;
 } tune_data;
 
@@ -77,6 +78,15 @@ tune_bwd_case *tune_bwd_case_new(struct fa_gen *gen, const struct fa_nvrtc *nv, 
                                  uint64_t seed);
 double tune_bwd_case_check(tune_bwd_case *t, fa_context *ctx, const char *key);
 void tune_bwd_case_free(tune_bwd_case *t);
+
+/* Threads that compile keys (in order) into the disk cache cache_dir ahead of
+** the GPU; NULL when there is no cache or no thread (the caller's plans then
+** compile themselves). join waits for them; join(NULL) is a no-op. */
+typedef struct tune_precompile tune_precompile;
+tune_precompile *tune_precompile_start(char **keys, int n, int arch, const char *cache_dir, int threads);
+void tune_precompile_join(tune_precompile *pc);
+/* Compile threads for this host: its cores but one, shared by `share` processes. */
+int tune_precompile_threads(int share);
 
 /* Commands. Each returns the process exit code. */
 int tune_cmd_compile(int argc, char **argv);

@@ -8,7 +8,6 @@
 ** Re-running resumes: buckets that already have a winner are skipped.
 */
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdlib.h>
@@ -16,11 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "fa_ctx.h"
-#include "fa_dcache.h"
 #include "fa_db.h"
 #include "fa_gen.h"
 #include "fa_int.h"
-#include "fa_kernel.h"
 #include "tune.h"
 #include "tune_shapes.h"
 
@@ -34,41 +31,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ---- background compilation into the disk cache ---- */
-
-typedef struct precompile {
-  char **keys;
-  int n, next, arch;
-  const char *dir;
-  pthread_mutex_t lock;
-} precompile;
-
-static void *precompile_worker(void *arg) {
-  precompile *pc = arg;
-  fa_gen *gen;
-  char why[256];
-  const fa_nvrtc *nv = fa_nvrtc_load(why, sizeof why);
-  if (!nv || fa_gen_open(NULL, &gen) != FA_OK) return NULL;
-  for (;;) {
-    pthread_mutex_lock(&pc->lock);
-    int i = pc->next++;
-    pthread_mutex_unlock(&pc->lock);
-    if (i >= pc->n) break;
-    char *src;
-    if (fa_gen_emit(NULL, gen, pc->keys[i], &src) != FA_OK) continue;
-    uint64_t h = fa_kernel_hash(src, pc->arch, fa_nvrtc_version(nv));
-    void *cubin;
-    size_t size;
-    if (!fa_dcache_get(pc->dir, pc->keys[i], h, &cubin, &size) &&
-        fa_nvrtc_compile(NULL, nv, pc->keys[i], src, pc->arch, NULL, &cubin, &size, NULL) == FA_OK)
-      fa_dcache_put(NULL, pc->dir, pc->keys[i], h, cubin, size);
-    free(cubin);
-    free(src);
-  }
-  fa_gen_close(gen);
-  return NULL;
 }
 
 /* ---- one shape ---- */
@@ -223,7 +185,7 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
   fa_bwd_args ba;
   fa_bwd_args_init(&ba);
   ba.fwd = a;
-  ba.dout = (const void *)(uintptr_t)d.dq;  /* random values of dO's shape */
+  ba.dout = (const void *)(uintptr_t)d.ddout;
   ba.dq = (void *)(uintptr_t)gq; ba.dk = (void *)(uintptr_t)gk; ba.dv = (void *)(uintptr_t)gv;
   fa_bucket b;
   fa_db_bucket_of(p, &b);
@@ -538,13 +500,8 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     return r || r2 ? (r == 77 || r2 == 77 ? 77 : 1) : 0;
   }
   /* Compile in the background: the union of every shape's candidates. */
-  precompile pc = {keys, nkeys, 0, ctx->arch, ctx->cache_dir, PTHREAD_MUTEX_INITIALIZER};
-  pthread_t th[16];
-  int nth = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-  if (o.shard_n > 1) ncpu = 1 + (ncpu - 1) / o.shard_n;  /* the host's cores shared by the workers */
-  if (ctx->nvrtc && ctx->cache_dir[0])
-    for (; nth < 16 && nth < ncpu - 1; ++nth)
-      if (pthread_create(&th[nth], NULL, precompile_worker, &pc)) break;
+  tune_precompile *pc =  /* the host's cores shared by the workers of a multi-GPU run */
+      ctx->nvrtc ? tune_precompile_start(keys, nkeys, ctx->arch, ctx->cache_dir, tune_precompile_threads(o.shard_n)) : NULL;
   char path[4096], why[4352];
   if (fa_db_user_path(o.db_path, path, sizeof path)) { fprintf(stderr, "fa-tune: no user database path\n"); return 1; }
   fa_db *db = fa_db_open(path, 1, why, sizeof why);
@@ -588,7 +545,7 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     done++;
   }
   if (isatty_out) printf("\n");
-  for (int i = 0; i < nth; ++i) pthread_join(th[i], NULL);
+  tune_precompile_join(pc);
   printf("fa-tune: %d shapes tuned, %d already in the database, %d failed, in %.0f s%s\n", done, skipped, failed,
          now_s() - t0, interrupted ? " (interrupted: re-run to resume)" : "");
   report_gain(st, ns, "forward");

@@ -223,6 +223,8 @@ int tune_cmd_verify(int argc, char **argv) {
   fa_launch_info *info = calloc((size_t)nkeys, sizeof *info);
   int *done = calloc((size_t)nkeys, sizeof *done);
   for (int i = 0; i < nkeys; ++i) fa_gen_launch(NULL, gen, keys[i], arch, &info[i]);
+  /* The sweep walks the keys in list order, so the pool stays ahead of it. */
+  tune_precompile *pc = tune_precompile_start(keys, nkeys, arch, ctx->cache_dir, tune_precompile_threads(1));
 
   int variants_ok = 0, variants_bad = 0, runs = 0;
   printf("%-52s %-26s %10s %10s %10s %s\n", "variant", "shape", "err_o", "2x_base", "err_lse", "result");
@@ -296,7 +298,11 @@ int tune_cmd_verify(int argc, char **argv) {
   }
   int nbwd = 0;
   for (int i = 0; i < nkeys; ++i) nbwd += info[i].bwd;
-  if (nbwd && tune_verify_bwd(ctx, gen, nv, keys, info, nkeys, quiet, &runs, &variants_ok, &variants_bad)) return 1;
+  if (nbwd && tune_verify_bwd(ctx, gen, nv, keys, info, nkeys, quiet, &runs, &variants_ok, &variants_bad)) {
+    tune_precompile_join(pc);
+    return 1;
+  }
+  tune_precompile_join(pc);
   printf("verify: %d variants (%d forward, %d backward), %d shape runs; %d passed, %d failed\n", nkeys, nkeys - nbwd,
          nbwd, runs, variants_ok, variants_bad);
   free(info); free(done);
