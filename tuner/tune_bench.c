@@ -147,7 +147,7 @@ int tune_cmd_bench(int argc, char **argv) {
     fa_gen_problem pr;
     fa_gen_problem_from(&s->p, &pr);
     pr.bwd = bwd;
-    /* fwdbwd: the LSE kept, dO (the q buffer's random values: same shape), gradients, workspace. */
+    /* fwdbwd: the LSE kept, dO, gradients, workspace. */
     fa_bwd_args ba;
     fa_bwd_args_init(&ba);
     CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0;
@@ -160,7 +160,7 @@ int tune_cmd_bench(int argc, char **argv) {
         continue;
       }
       ba.fwd = a;
-      ba.dout = (const void *)(uintptr_t)d.dq;
+      ba.dout = (const void *)(uintptr_t)d.ddout;
       ba.dq = (void *)(uintptr_t)gq; ba.dk = (void *)(uintptr_t)gk; ba.dv = (void *)(uintptr_t)gv;
     }
     float best = 1e30f, heur = -1;

@@ -83,18 +83,26 @@ int tune_upload16(CUdeviceptr *dst, const double *src, size_t n, fa_dtype t) {
   return r;
 }
 
-#define FILL_BLOCK (1u << 20) /* elements; odd offsets below keep rows distinct */
+#define FILL_BLOCK (1u << 20) /* elements of normals drawn once per tensor */
+/* Timing inputs: one block of normals, each chunk of it with a fresh random
+** sign per element, so no two rows repeat (a repeated block made the
+** forward's running maxima move less often than on real data). */
 static int fill_random(CUdeviceptr *dst, size_t n, fa_dtype t, uint64_t seed) {
-  uint16_t *h = malloc((FILL_BLOCK + 7) * 2);
-  if (!h || tune_cu->cuMemAlloc(dst, n * 2)) { free(h); return -1; }
+  uint16_t *h = malloc(FILL_BLOCK * 2), *c = malloc(FILL_BLOCK * 2);
+  if (!h || !c || tune_cu->cuMemAlloc(dst, n * 2)) { free(h); free(c); return -1; }
   uint64_t st = seed;
-  for (size_t i = 0; i < FILL_BLOCK + 7; ++i) h[i] = tune_double_to_bits(rng_normal(&st), t);
+  for (size_t i = 0; i < FILL_BLOCK; ++i) h[i] = tune_double_to_bits(rng_normal(&st), t);
   int r = 0;
-  for (size_t at = 0, k = 0; at < n && !r; at += FILL_BLOCK, ++k) {
-    size_t m = n - at < FILL_BLOCK ? n - at : FILL_BLOCK;
-    r = tune_cu->cuMemcpyHtoD(*dst + at * 2, h + (k * 3) % 7, m * 2) ? -1 : 0;
+  for (size_t at = 0; at < n && !r; at += FILL_BLOCK) {
+    const size_t m = n - at < FILL_BLOCK ? n - at : FILL_BLOCK;
+    for (size_t i = 0; i < m; i += 64) {
+      const uint64_t bits = rng_next(&st);
+      for (size_t e = 0; e < 64 && i + e < m; ++e) c[i + e] = h[i + e] ^ (uint16_t)(((bits >> e) & 1) << 15);
+    }
+    r = tune_cu->cuMemcpyHtoD(*dst + at * 2, c, m * 2) ? -1 : 0;
   }
   free(h);
+  free(c);
   return r;
 }
 
@@ -179,9 +187,9 @@ int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload_
   if (!upload_it) return 0;
   size_t e = fa_dtype_size(p->dtype);
   if (upload_it == 2) {
-    /* Timing only: a random block repeated, no host copy (normals cost seconds at 8K). */
+    /* Timing only: no host copy (normals cost seconds at 8K); dO too, for the backward. */
     if (fill_random(&d->dq, d->nq, p->dtype, seed) || fill_random(&d->dk, d->nk, p->dtype, seed + 1) ||
-        fill_random(&d->dv, d->nv, p->dtype, seed + 2))
+        fill_random(&d->dv, d->nv, p->dtype, seed + 2) || fill_random(&d->ddout, d->no, p->dtype, seed + 3))
       return -1;
   } else if (tune_upload16(&d->dq, d->q, d->nq, p->dtype) || tune_upload16(&d->dk, d->k, d->nk, p->dtype) ||
              tune_upload16(&d->dv, d->v, d->nv, p->dtype))
@@ -199,7 +207,7 @@ int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload_
 void tune_data_free(tune_data *d) {
   free(d->q); free(d->k); free(d->v);
   free(d->q_pos); free(d->k_pos); free(d->q_seg); free(d->k_seg); free(d->seqlens_q); free(d->seqlens_k);
-  CUdeviceptr *ptrs[] = {&d->dq, &d->dk, &d->dv, &d->do_, &d->dlse, &d->dq_pos, &d->dk_pos,
+  CUdeviceptr *ptrs[] = {&d->dq, &d->dk, &d->dv, &d->do_, &d->ddout, &d->dlse, &d->dq_pos, &d->dk_pos,
                          &d->dq_seg, &d->dk_seg, &d->dseqlens_q, &d->dseqlens_k};
   for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; ++i)
     if (*ptrs[i] && tune_cu) tune_cu->cuMemFree(*ptrs[i]);
