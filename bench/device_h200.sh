@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Device calls on the H200 (2026-12-01), each writing under $OUT:
+#   sweep  the correctness sweep over every variant, the API tests on the GPU, the host time
+#          per call, the card's bf16 matrix throughput; then forward+backward on the original
+#          grid and the Gemma d=256 shapes (fa-tune bench --tuned beside peer_bench.py, FA2 and
+#          cuDNN) and, as a second harness, bench/peers.py on four long causal shapes
+#          (bench/shapes_crosscheck.jsonl), forward and forward+backward, fa beside FA2.
+#   peers  the forward on the same grid beside FA2 and cuDNN, and bench/peers.py on the Gemma
+#          grid (every peer, FlexAttention included), forward and forward+backward, with the
+#          peak extra memory at S = 8192.
+set -u
+# Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
+F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
+pack() { tar czf "${OUT:-/tmp}/${PHASE}.tgz" -C "$F" .; }
+PHASE=${1:-sweep}; trap pack EXIT
+export PYTHONUNBUFFERED=1 FA_CACHE_DIR=/tmp/fa-cache
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; pack; }  # packed after each step: a kill keeps what ran
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.limit --format=csv | tee "$F/gpu.txt"
+grid() {  # $1 = fwd|fwdbwd: fa's tuned selection and the peers on the original grid + d256
+  for g in seed4 d256; do
+    timeout 150 ./build/fa-tune bench --grid $g --mode $1 --tuned --reps 10 --json "$F/fa_$1_$g.jsonl" > "$F/fa_$1_$g.txt" 2>&1
+  done
+  cat "$F/fa_$1_seed4.jsonl" "$F/fa_$1_d256.jsonl" > "$F/fa_$1.jsonl"
+  stamp "fa $1 grid"
+  timeout 240 python3 .peers/peer_bench.py --shapes bench/shapes_seed4_d256.jsonl --modes $1 --peers flash,cudnn \
+    --json "$F/peers_$1.jsonl" > "$F/peers_$1.txt" 2>&1
+  stamp "peer_bench $1 rc=$?"
+  python3 bench/compare.py "$F/fa_$1.jsonl" "$F/peers_$1.jsonl" --mode $1 > "$F/compare_$1.md"
+}
+case ${1:-sweep} in
+  sweep)
+    timeout 330 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    ./build/fa-tune bench --grid seed4 --host 2>&1 | grep -i "host time" | tee "$F/host.txt"
+    timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
+    grid fwdbwd
+    timeout 150 python3 bench/peers.py --shapes bench/shapes_crosscheck.jsonl --modes fwd,fwdbwd --peers flash --rep 100 \
+      --md "$F/cross_peers.md" --json "$F/cross_peers.jsonl" > "$F/cross_peers_log.txt" 2>&1
+    stamp "peers.py crosscheck rc=$?"
+    # The same shapes in fa-tune bench: this build's independent inputs against the last
+    # session's repeated block (build/fa-tune-old, carried), same call.
+    cs="--shape 4,8192,8192,8,1,256,causal --shape 4,4096,4096,8,1,256,causal --shape 4,8192,8192,16,16,256,causal --shape 4,8192,8192,32,8,128,causal"
+    for m in fwd fwdbwd; do for b in fa-tune fa-tune-old; do
+      echo "== $b $m"; timeout 60 ./build/$b bench $cs --mode $m --tuned --reps 20 | grep "^| [ds]"
+    done; done > "$F/cross_fatune.txt" 2>&1
+    stamp "fa-tune crosscheck"
+    cat "$F/compare_fwdbwd.md" "$F/cross_peers.md" "$F/cross_fatune.txt" | cut -c1-220 ;;
+  peers)
+    grid fwd
+    timeout 300 python3 bench/peers.py --grid gemma --modes fwd,fwdbwd --rep 50 --csv "$F/peers_gemma.csv" \
+      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+    stamp "gemma rc=$?"
+    cat > /tmp/mem.jsonl <<'J'
+{"name": "mem_8x1_d256", "B": 4, "Tq": 8192, "Tk": 8192, "H": 8, "K": 1, "d": 256, "causal": true}
+{"name": "mem_32x32_d128", "B": 4, "Tq": 8192, "Tk": 8192, "H": 32, "K": 32, "d": 128, "causal": true}
+J
+    timeout 100 python3 bench/peers.py --shapes /tmp/mem.jsonl --modes fwdbwd --peers flash,cudnn --rep 20 \
+      --md "$F/peers_mem.md" > "$F/peers_mem_log.txt" 2>&1
+    stamp "mem rc=$?"
+    cat "$F/compare_fwd.md" "$F/peers_gemma.md" "$F/peers_mem.md" | cut -c1-260 ;;
+esac
