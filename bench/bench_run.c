@@ -13,7 +13,6 @@
 
 #define REF_CACHE 16
 #define MIB (1024.0 * 1024.0)
-#define WARMUP 3
 
 typedef struct ref_entry {
   char key[512];
@@ -40,42 +39,14 @@ static size_t free_now(void) {
   return f;
 }
 
-typedef int (*bench_fn)(void *arg);
-
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* As tune_time_plan (tuner/tune_bench.c), for any enqueuing function, with the spread. */
-static int time_it(bench_fn fn, void *arg, CUdeviceptr flush, int reps, bench_row *r) {
-  CUevent e0, e1;
-  float *t = malloc((size_t)reps * sizeof *t);
-  if (!t || tune_cu->cuEventCreate(&e0, 0)) { free(t); return -1; }
-  if (tune_cu->cuEventCreate(&e1, 0)) { tune_cu->cuEventDestroy(e0); free(t); return -1; }
-  int ok = 1;
-  for (int w = 0; w < WARMUP && ok; ++w) ok = fn(arg) == 0;
-  ok = ok && tune_cu->cuCtxSynchronize() == CUDA_SUCCESS;
-  int i = 0;
-  for (; ok && i < reps; ++i) {
-    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
-    tune_cu->cuEventRecord(e0, NULL);
-    if (fn(arg)) break;
-    tune_cu->cuEventRecord(e1, NULL);
-    if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
-  }
-  int rc = -1;
-  if (ok && i == reps) {
-    qsort(t, (size_t)reps, sizeof *t, cmp_float);
-    r->ms_median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-    r->ms_min = t[0];
-    r->ms_max = t[reps - 1];
-    rc = 0;
-  }
-  tune_cu->cuEventDestroy(e0);
-  tune_cu->cuEventDestroy(e1);
-  free(t);
-  return rc;
+/* tune_time_fn's method (tuner/tune_time.c), with the spread. */
+static int time_it(tune_enqueue fn, void *arg, CUdeviceptr flush, int reps, bench_row *r) {
+  tune_times t;
+  if (tune_time_fn(fn, arg, flush, &(tune_timing){reps, 0, 0}, &t)) return -1;
+  r->ms_median = t.median;
+  r->ms_min = t.min;
+  r->ms_max = t.max;
+  return 0;
 }
 
 typedef struct fa_call { fa_plan *plan; fa_fwd_args a; } fa_call;

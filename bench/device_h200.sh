@@ -5,7 +5,8 @@
 #          grid and the Gemma d=256 shapes (fa-tune bench --tuned beside peer_bench.py, FA2 and
 #          cuDNN) and, as a second harness, bench/peers.py on four long causal shapes
 #          (bench/shapes_crosscheck.jsonl), forward and forward+backward, fa beside FA2.
-#   peers  the forward on the same grid beside FA2 and cuDNN, and bench/peers.py on the Gemma
+#   peers  the sweep again, the cross-harness check again (fa-tune bench now times as do_bench),
+#          forward and forward+backward on the same grid beside FA2 and cuDNN, bench/peers.py on the Gemma
 #          grid (every peer, FlexAttention included), forward and forward+backward, with the
 #          peak extra memory at S = 8192.
 set -u
@@ -28,6 +29,21 @@ grid() {  # $1 = fwd|fwdbwd: fa's tuned selection and the peers on the original 
   stamp "peer_bench $1 rc=$?"
   python3 bench/compare.py "$F/fa_$1.jsonl" "$F/peers_$1.jsonl" --mode $1 > "$F/compare_$1.md"
 }
+cross() {  # four long causal shapes in both harnesses, the SM clock and power sampled every 100 ms
+  nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv -lms 100 > "$F/cross_clocks.csv" 2>&1 &
+  local smi=$!
+  timeout 150 python3 bench/peers.py --shapes bench/shapes_crosscheck.jsonl --modes fwd,fwdbwd --peers flash --rep 100 \
+    --md "$F/cross_peers.md" --json "$F/cross_peers.jsonl" > "$F/cross_peers_log.txt" 2>&1
+  stamp "peers.py crosscheck rc=$?"
+  # The same shapes in fa-tune bench: this build against the last session's (build/fa-tune-old,
+  # carried: a repeated input block, dO = Q, a sync after each repetition), same call.
+  cs="--shape 4,8192,8192,8,1,256,causal --shape 4,4096,4096,8,1,256,causal --shape 4,8192,8192,16,16,256,causal --shape 4,8192,8192,32,8,128,causal"
+  for m in fwd fwdbwd; do for b in fa-tune fa-tune-old; do
+    echo "== $b $m"; timeout 60 ./build/$b bench $cs --mode $m --tuned --reps 20 | grep "^| [ds]"
+  done; done > "$F/cross_fatune.txt" 2>&1
+  stamp "fa-tune crosscheck"
+  kill $smi 2>/dev/null
+}
 case ${1:-sweep} in
   sweep)
     timeout 330 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
@@ -36,19 +52,14 @@ case ${1:-sweep} in
     ./build/fa-tune bench --grid seed4 --host 2>&1 | grep -i "host time" | tee "$F/host.txt"
     timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
     grid fwdbwd
-    timeout 150 python3 bench/peers.py --shapes bench/shapes_crosscheck.jsonl --modes fwd,fwdbwd --peers flash --rep 100 \
-      --md "$F/cross_peers.md" --json "$F/cross_peers.jsonl" > "$F/cross_peers_log.txt" 2>&1
-    stamp "peers.py crosscheck rc=$?"
-    # The same shapes in fa-tune bench: this build's independent inputs against the last
-    # session's repeated block (build/fa-tune-old, carried), same call.
-    cs="--shape 4,8192,8192,8,1,256,causal --shape 4,4096,4096,8,1,256,causal --shape 4,8192,8192,16,16,256,causal --shape 4,8192,8192,32,8,128,causal"
-    for m in fwd fwdbwd; do for b in fa-tune fa-tune-old; do
-      echo "== $b $m"; timeout 60 ./build/$b bench $cs --mode $m --tuned --reps 20 | grep "^| [ds]"
-    done; done > "$F/cross_fatune.txt" 2>&1
-    stamp "fa-tune crosscheck"
+    cross
     cat "$F/compare_fwdbwd.md" "$F/cross_peers.md" "$F/cross_fatune.txt" | cut -c1-220 ;;
   peers)
+    timeout 200 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    cross
     grid fwd
+    grid fwdbwd
     timeout 300 python3 bench/peers.py --grid gemma --modes fwd,fwdbwd --rep 50 --csv "$F/peers_gemma.csv" \
       --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
     stamp "gemma rc=$?"
@@ -59,5 +70,6 @@ J
     timeout 100 python3 bench/peers.py --shapes /tmp/mem.jsonl --modes fwdbwd --peers flash,cudnn --rep 20 \
       --md "$F/peers_mem.md" > "$F/peers_mem_log.txt" 2>&1
     stamp "mem rc=$?"
-    cat "$F/compare_fwd.md" "$F/peers_gemma.md" "$F/peers_mem.md" | cut -c1-260 ;;
+    cat "$F/cross_peers.md" "$F/cross_fatune.txt" "$F/compare_fwd.md" "$F/compare_fwdbwd.md" "$F/peers_gemma.md" \
+      "$F/peers_mem.md" | cut -c1-260 ;;
 esac

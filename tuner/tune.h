@@ -51,10 +51,17 @@ int tune_parse_shape(const char *spec, tune_shape *s);
 /* Visible pairs of one head over the batch (the work count of a shape). */
 int64_t tune_visible_pairs(const tune_shape *s);
 
-/* Median milliseconds of reps calls of plan (L2 flushed before each): fa_forward, then
-** fa_backward when b is not NULL; -1 on failure. */
+/* Timing (tune_time.c), as triton's do_bench: warm-up, repetitions back to
+** back with the L2 flushed before each, CUDA events, one sync, the median.
+** reps is the least count; warmup_ms and rep_ms are do_bench's budgets (0: counts only). */
 #define TUNE_FLUSH_BYTES (256u << 20)
-float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps);
+typedef struct tune_timing { int reps; double warmup_ms, rep_ms; } tune_timing;
+typedef struct tune_times { float median, min, max; int n; } tune_times;
+typedef int (*tune_enqueue)(void *arg);  /* enqueues one repetition; 0 ok */
+int tune_time_fn(tune_enqueue fn, void *arg, CUdeviceptr flush, const tune_timing *how, tune_times *out);
+/* Median milliseconds of fa_forward, then fa_backward when b is not NULL; -1 on failure. */
+float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush,
+                     const tune_timing *how);
 /* Grows *ws (*bytes) to the plan's backward workspace and points b's workspace at it. */
 void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_bwd_args *b);
 /* The unfused baseline (templates/unfused.cu): load once per dtype, run into d->do_ and d->dlse. */

@@ -2,8 +2,8 @@
 ** tune_bench.c -- `fa-tune bench`: times every variant of the default space
 ** that fits each shape of a grid and reports the best, as JSON lines beside
 ** shared/peers/peer_bench.py's (same fields), then a table.
-** Method: random inputs, a 256 MiB L2 flush before each repetition, CUDA
-** events around the one launch, median of the repetitions (as do_bench).
+** Method: random inputs, timed as do_bench times the peers (tune_time.c:
+** 25 ms of warm-up, 100 ms of repetitions back to back, at least --reps).
 */
 #include <math.h>
 #include <time.h>
@@ -18,39 +18,6 @@
 
 #define MAX_GRID 256
 
-
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* One timed call: the forward, then the backward when b is given. */
-static int run_once(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b) {
-  return fa_forward(plan, a) != FA_OK || (b && fa_backward(plan, b) != FA_OK);
-}
-
-float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, CUdeviceptr flush, int reps) {
-  CUevent e0, e1;
-  float t[64], ms = -1;
-  if (reps > 64) reps = 64;
-  if (tune_cu->cuEventCreate(&e0, 0) || tune_cu->cuEventCreate(&e1, 0)) return -1;
-  for (int w = 0; w < 3; ++w) run_once(plan, a, b);
-  int i = 0;
-  for (; i < reps; ++i) {
-    tune_cu->cuMemsetD8Async(flush, (unsigned char)i, TUNE_FLUSH_BYTES, NULL);
-    tune_cu->cuEventRecord(e0, NULL);
-    if (run_once(plan, a, b)) break;
-    tune_cu->cuEventRecord(e1, NULL);
-    if (tune_cu->cuEventSynchronize(e1) || tune_cu->cuEventElapsedTime(&t[i], e0, e1)) break;
-  }
-  if (i == reps) {
-    qsort(t, (size_t)reps, sizeof *t, cmp_float);
-    ms = t[reps / 2];
-  }
-  tune_cu->cuEventDestroy(e0);
-  tune_cu->cuEventDestroy(e1);
-  return ms;
-}
 
 /* Host time of fa_forward on a cached plan: the launch path's cost per call. */
 static int host_overhead(fa_context *ctx, const tune_shape *s) {
@@ -83,6 +50,7 @@ static int host_overhead(fa_context *ctx, const tune_shape *s) {
 
 int tune_cmd_bench(int argc, char **argv) {
   const char *grid = "seed4", *json = NULL, *filter = "";
+  double rep_ms = 100;  /* do_bench's default, as peer_bench.py uses it */
   int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0, bwd = 0, det = 0;
   static tune_shape shapes[MAX_GRID];
   for (int i = 0; i < argc; ++i) {
@@ -95,6 +63,7 @@ int tune_cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
     else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--rep-ms") && i + 1 < argc) rep_ms = atof(argv[++i]);
     else if (!strcmp(argv[i], "--all")) all = 1;
     else if (!strcmp(argv[i], "--tuned")) tuned = 1;
     else if (!strcmp(argv[i], "--host")) host = 1;
@@ -180,7 +149,8 @@ int tune_cmd_bench(int argc, char **argv) {
       }
       const char *vkey = bwd ? plan->key_bwd : fa_plan_variant(plan);
       if (bwd) tune_bwd_workspace(plan, &ws, &ws_bytes, &ba);
-      const float ms = tune_time_plan(plan, &a, bwd ? &ba : NULL, flush, reps);
+      const tune_timing how = {reps, 25, rep_ms};
+      const float ms = tune_time_plan(plan, &a, bwd ? &ba : NULL, flush, &how);
       if (k < 0) {
         heur = ms;  /* the heuristic may pick a variant outside the default space */
         if (ms > 0) { best = ms; snprintf(best_key, sizeof best_key, "%s", vkey); }

@@ -125,7 +125,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     if (err > 0.05) {
       printf("  %s: REJECTED, output differs from the unfused baseline (%.3g)\n", keys[k], err);
     } else {
-      float ms = tune_time_plan(plan, &a, NULL, flush, QUICK_REPS);
+      float ms = tune_time_plan(plan, &a, NULL, flush, &(tune_timing){QUICK_REPS, 0, 0});
       if (ms > 0) {
         snprintf(res[nres].key, sizeof res[nres].key, "%s", keys[k]);
         res[nres++].ms = ms;
@@ -146,7 +146,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     po.variant = res[i].key;
     fa_plan *plan;
     if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) continue;
-    float ms = tune_time_plan(plan, &a, NULL, flush, FINAL_REPS);
+    float ms = tune_time_plan(plan, &a, NULL, flush, &(tune_timing){FINAL_REPS, 0, 0});
     if (ms > 0) {
       res[i].ms = ms;
       fa_db_add_measurement(db, &ctx->gpu, &b, res[i].key, s->name, ms, 0, FINAL_REPS, work / ms / 1e9);
@@ -216,7 +216,7 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
       tune_bwd_workspace(plan, &ws, &ws_bytes, &ba);
       /* Half the forward's repetitions: a forward+backward lasts 3-4x longer. */
       const int reps = (pass ? FINAL_REPS : QUICK_REPS) / 2;
-      const float ms = tune_time_plan(plan, &a, &ba, flush, reps);
+      const float ms = tune_time_plan(plan, &a, &ba, flush, &(tune_timing){reps, 0, 0});
       fa_plan_destroy(plan);
       if (ms <= 0) continue;
       fa_db_add_measurement(db, &ctx->gpu, &b, key, s.name, ms, 0, reps, work / ms / 1e9);
