@@ -9,6 +9,10 @@
 #          forward and forward+backward on the same grid beside FA2 and cuDNN, bench/peers.py on the Gemma
 #          grid (every peer, FlexAttention included), forward and forward+backward, with the
 #          peak extra memory at S = 8192.
+#   tune   fa-tune --gpu auto on the default grid, forward and backward, into a user database
+#          that starts as the shipped tuning.db (its H100 rows stay), shipped compact as
+#          $OUT tuning.db; then the winners exported and run with NVRTC made unavailable, the
+#          tuned selection from the shipped file alone, and the host time per call.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -45,6 +49,23 @@ cross() {  # four long causal shapes in both harnesses, the SM clock and power s
   kill $smi 2>/dev/null
 }
 case ${1:-sweep} in
+  tune)
+    mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
+    timeout 470 ./build/fa-tune --gpu auto --db /tmp/tune/user.db --budget ${BUDGET_MIN:-7} --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -12
+    {
+      ./build/fa-tune export --out /tmp/fa-export --db /tmp/tune/user.db
+      echo "--- without NVRTC, from the export directory (forward, then forward+backward):"
+      for m in fwd fwdbwd; do
+        FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+          timeout 60 ./build/fa-tune bench --grid gemma --tuned --mode $m --reps 5 --rep-ms 0
+      done
+      echo "--- tuned selection from the shipped database alone (no user database):"
+      cp "$F/tuning.db" tuning.db
+      FA_TUNING_DB=/nonexistent timeout 60 ./build/fa-tune bench --grid seed4 --tuned --mode fwdbwd --reps 5 --rep-ms 0 | grep -E "^\||tuned" | head -12
+      for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done
+    } > "$F/checks.txt" 2>&1
+    stamp "checks"; echo "plans from export: $(grep -c "kernel from export" "$F/checks.txt"), from NVRTC: $(grep -c "kernel from NVRTC" "$F/checks.txt")"; grep "host time" "$F/checks.txt" ;;
   sweep)
     timeout 330 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
