@@ -9,6 +9,7 @@
 #          forward and forward+backward on the same grid beside FA2 and cuDNN, bench/peers.py on the Gemma
 #          grid (every peer, FlexAttention included), forward and forward+backward, with the
 #          peak extra memory at S = 8192.
+#   final  both grids again beside the peers, the runtime's selection from the committed tuning.db.
 #   tune   fa-tune --gpu auto on the default grid, forward and backward, into a user database
 #          that starts as the shipped tuning.db (its H100 rows stay), shipped compact as
 #          $OUT tuning.db; then the winners exported and run with NVRTC made unavailable, the
@@ -49,6 +50,10 @@ cross() {  # four long causal shapes in both harnesses, the SM clock and power s
   kill $smi 2>/dev/null
 }
 case ${1:-sweep} in
+  final)  # after the tune phase's tuning.db is committed: both grids with the tuned H200 selection
+    grid fwdbwd
+    grid fwd
+    cat "$F/compare_fwdbwd.md" "$F/compare_fwd.md" | cut -c1-220 ;;
   tune)
     mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
     timeout 470 ./build/fa-tune --gpu auto --db /tmp/tune/user.db --budget ${BUDGET_MIN:-7} --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
