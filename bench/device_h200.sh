@@ -89,11 +89,7 @@ case ${1:-sweep} in
     timeout 300 python3 bench/peers.py --grid gemma --modes fwd,fwdbwd --rep 50 --csv "$F/peers_gemma.csv" \
       --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
     stamp "gemma rc=$?"
-    cat > /tmp/mem.jsonl <<'J'
-{"name": "mem_8x1_d256", "B": 4, "Tq": 8192, "Tk": 8192, "H": 8, "K": 1, "d": 256, "causal": true}
-{"name": "mem_32x32_d128", "B": 4, "Tq": 8192, "Tk": 8192, "H": 32, "K": 32, "d": 128, "causal": true}
-J
-    timeout 100 python3 bench/peers.py --shapes /tmp/mem.jsonl --modes fwdbwd --peers flash,cudnn --rep 20 \
+    timeout 100 python3 bench/peers.py --shapes bench/shapes_mem.jsonl --modes fwdbwd --peers flash,cudnn --rep 20 \
       --md "$F/peers_mem.md" > "$F/peers_mem_log.txt" 2>&1
     stamp "mem rc=$?"
     cat "$F/cross_peers.md" "$F/cross_fatune.txt" "$F/compare_fwd.md" "$F/compare_fwdbwd.md" "$F/peers_gemma.md" \

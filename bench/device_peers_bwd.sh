@@ -23,11 +23,7 @@ case $1 in
     timeout 360 python3 bench/peers.py --grid gemma --modes fwd,fwdbwd --rep 50 --csv "$FINAL/peers_gemma.csv" \
       --md "$FINAL/peers_gemma.md" --json "$FINAL/peers_gemma.jsonl" > "$FINAL/peers_gemma_log.txt" 2>&1
     echo "gemma rc=$?"
-    cat > /tmp/mem.jsonl <<'J'
-{"name": "mem_8x1_d256", "B": 4, "Tq": 8192, "Tk": 8192, "H": 8, "K": 1, "d": 256, "causal": true}
-{"name": "mem_32x32_d128", "B": 4, "Tq": 8192, "Tk": 8192, "H": 32, "K": 32, "d": 128, "causal": true}
-J
-    timeout 150 python3 bench/peers.py --shapes /tmp/mem.jsonl --modes fwdbwd --peers flash,cudnn --rep 20 \
+    timeout 150 python3 bench/peers.py --shapes bench/shapes_mem.jsonl --modes fwdbwd --peers flash,cudnn --rep 20 \
       --csv "$FINAL/peers_mem.csv" --md "$FINAL/peers_mem.md" > "$FINAL/peers_mem_log.txt" 2>&1
     echo "mem rc=$?"
     cat "$FINAL/peers_gemma.md" "$FINAL/peers_mem.md" ;;
