@@ -85,8 +85,9 @@ int tune_upload16(CUdeviceptr *dst, const double *src, size_t n, fa_dtype t) {
 
 #define FILL_BLOCK (1u << 20) /* elements of normals drawn once per tensor */
 /* Timing inputs: one block of normals, each chunk of it with a fresh random
-** sign per element, so no two rows repeat (a repeated block made the
-** forward's running maxima move less often than on real data). */
+** sign per element, so no two rows repeat. (A repeated block, with dO read
+** from the Q buffer, ran the MQA d256 backward 5-9% faster than independent
+** inputs do on the H200: docs/PERF.md §H.1.) */
 static int fill_random(CUdeviceptr *dst, size_t n, fa_dtype t, uint64_t seed) {
   uint16_t *h = malloc(FILL_BLOCK * 2), *c = malloc(FILL_BLOCK * 2);
   if (!h || !c || tune_cu->cuMemAlloc(dst, n * 2)) { free(h); free(c); return -1; }

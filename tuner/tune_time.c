@@ -4,8 +4,8 @@
 ** enqueued back to back, each after a 256 MiB L2 flush with CUDA events
 ** around the call, one synchronisation at the end, the median.
 ** Back to back matters: with a synchronisation after every repetition the
-** H200 ran fa's d256 causal forward 10-15% faster than under do_bench, the
-** GPU idling between calls (docs/PERF.md, 2026-12-01).
+** H200 ran fa's long causal forwards 3-12% faster than under do_bench, the
+** GPU idling between calls under its power cap (docs/PERF.md §H.1).
 */
 #include <stdlib.h>
 #include "tune.h"
