@@ -52,7 +52,9 @@ int fa_db_user_path(const char *explicit_path, char *out, size_t n);
 
 /* Looks up a winner for bucket b on gpu: the exact bucket, else the nearest
 ** bucket with the same exact part (distance in powers of two). User layer
-** first. Returns 1 with key and a sentence saying what matched, else 0. */
+** first. With no row of this GPU model in any layer, another model of the
+** same architecture (one with the same SM count first), and the sentence
+** says so. Returns 1 with key and a sentence saying what matched, else 0. */
 int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bucket *b,
                         char *key, size_t key_size, char *why, size_t why_size);
 /* Every winner of gpu across the layers, each bucket once: the layer a lookup
@@ -60,6 +62,7 @@ int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bu
 ** fn(variant, bucket, arg); returns the count. */
 int fa_db_layers_each_winner(const fa_db_layers *l, const fa_db_gpu *gpu,
                              void (*fn)(const char *variant, const fa_bucket *b, void *arg), void *arg);
+/* One layer, this GPU model only. */
 int fa_db_lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size,
                  char *why, size_t why_size);
 

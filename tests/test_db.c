@@ -1246,6 +1246,49 @@ static void test_measurements(void) {
   fa_db_close(db);
 }
 
+/* No row of this GPU model anywhere: another model of the same architecture
+** serves, one with the same SM count first, and the sentence says so; a row
+** of this model in any layer still comes first. */
+static void test_other_model(void) {
+  char dir[512], ship[1024], user[1024], why[4096], key[128];
+  tmpdir(dir, sizeof dir, "other_model");
+  join(ship, sizeof ship, dir, "shipped.db");
+  join(user, sizeof user, dir, "user.db");
+  fa_db_gpu h100 = gpu_of(H100, 90), h200 = gpu_of("NVIDIA H200", 90), pcie = gpu_of("NVIDIA H100 PCIe", 90);
+  fa_db_gpu a100 = gpu_of("NVIDIA A100-SXM4-80GB", 80);
+  pcie.sm_count = 114;
+  fa_bucket b1k = bucket(FA_DTYPE_BF16, 128, 2, 1000, 8, 8, 1), b2k = bucket(FA_DTYPE_BF16, 128, 2, 2000, 8, 8, 1);
+  fa_bucket fp = bucket(FA_DTYPE_FP16, 128, 2, 1000, 8, 8, 1);
+  set1(ship, &pcie, &b1k, "PCIE_1K");  /* exact bucket, other SM count */
+  set1(ship, &h100, &b2k, "H100_2K");  /* nearest bucket, same SM count */
+  set1(user, &h100, &fp, "USER_H100_FP16");
+
+  fa_db_layers l;
+  fa_db_layers_open(&l, ship, user, NULL);
+  CHECK(fa_db_layers_lookup(&l, &h200, &b1k, key, sizeof key, why, sizeof why) == 1);
+  CHECKM(strcmp(key, "H100_2K") == 0, "%s", key);
+  CHECKM(contains(why, H100) && contains(why, "another GPU of this architecture") && contains(why, "NVIDIA H200") &&
+             contains(why, "nearest"),
+         "%s", why);
+  /* Another model's row in the user layer serves where no layer has this model's. */
+  CHECK(fa_db_layers_lookup(&l, &h200, &fp, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "USER_H100_FP16") == 0);
+  /* The single-layer lookup stays with this model. */
+  CHECK(fa_db_lookup(l.shipped, &h200, &b1k, key, sizeof key, why, sizeof why) == 0);
+  /* Another architecture never matches. */
+  CHECK(fa_db_layers_lookup(&l, &a100, &b1k, key, sizeof key, why, sizeof why) == 0);
+  fa_db_layers_close(&l);
+
+  /* A row of this model in the shipped layer beats another model's in the user layer. */
+  set1(ship, &h200, &fp, "SHIPPED_H200_FP16");
+  fa_db_layers_open(&l, ship, user, NULL);
+  CHECK(fa_db_layers_lookup(&l, &h200, &fp, key, sizeof key, why, sizeof why) == 1);
+  CHECKM(strcmp(key, "SHIPPED_H200_FP16") == 0 && !contains(why, "another GPU"), "%s %s", key, why);
+  /* This model's own rows, in its own words. */
+  CHECK(fa_db_layers_lookup(&l, &h100, &b1k, key, sizeof key, why, sizeof why) == 1);
+  CHECKM(strcmp(key, "H100_2K") == 0 && !contains(why, "another GPU"), "%s %s", key, why);
+  fa_db_layers_close(&l);
+}
+
 int main(void) {
   struct {
     const char *name;
@@ -1255,6 +1298,7 @@ int main(void) {
       {"bucket", test_bucket},
       {"lookup", test_lookup},
       {"layers", test_layers},
+      {"other_model", test_other_model},
       {"concurrent", test_concurrent},
       {"concurrent_create", test_concurrent_create},
       {"kill", test_kill},
