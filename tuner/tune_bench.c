@@ -100,6 +100,19 @@ int tune_cmd_bench(int argc, char **argv) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
     return 1;
   }
+  /* Timing every variant: compile those that fit a shape ahead of the GPU
+  ** (the tuned selection needs one each, compiled as its plan is made). */
+  char **fit = calloc((size_t)nkeys + 1, sizeof *fit);
+  int nfit = 0;
+  for (int k = 0; fit && !tuned && k < nkeys; ++k)
+    for (int si = 0; si < ns; ++si) {
+      fa_gen_problem pr;
+      fa_gen_problem_from(&shapes[si].p, &pr);
+      pr.bwd = bwd;
+      if (fa_gen_fits(NULL, gen, keys[k], &pr, ctx->arch) == FA_OK) { fit[nfit++] = keys[k]; break; }
+    }
+  tune_precompile *pc =
+      nfit && ctx->nvrtc ? tune_precompile_start(fit, nfit, ctx->arch, ctx->cache_dir, tune_precompile_threads(1)) : NULL;
   printf("| shape | B | Tq | Tk | H/K | d | causal | best variant | ms | TFLOP/s | heuristic ms |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int si = 0; si < ns; ++si) {
@@ -186,6 +199,8 @@ int tune_cmd_bench(int argc, char **argv) {
   }
   if (out) fclose(out);
   tune_cu->cuMemFree(flush);
+  tune_precompile_join(pc);
+  free(fit);
   fa_gen_free_list(keys, nkeys);
   fa_gen_close(gen);
   fa_context_destroy(ctx);
