@@ -235,8 +235,8 @@ static int ilog2(int x) { int r = 0; while (x > 1) { x >>= 1; r++; } return r; }
 ** model of the same architecture, one with the same SM count first: on the
 ** H200 (2026-12-01) the H100's 222 winners, timed by the H200's own tuning
 ** run, were as fast as the H200's winners (geometric mean 1.000, worst
-** 0.95; 210 of them the same variant), while the heuristic ran the
-** forward grid 3.7% slower than tuned selection (up to 25%, d256 MQA causal). */
+** 0.95; 210 of them the same variant), while tuned selection ran the
+** forward grid 1.037x as fast as the heuristic (up to 1.25x, d256 MQA causal). */
 static int lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, int same_model, char *key, size_t key_size,
                   char *why, size_t why_size) {
   if (!db) return 0;
