@@ -394,7 +394,7 @@ int bench_write_markdown(const char *path, const bench_rows *rs, const char *plo
           "  batched GEMM (bf16 in, fp32 accumulation, bf16 scores), a softmax kernel (softcap and mask, fp32 inside,\n"
           "  P in bf16), `O = P V` with a second batched GEMM. The whole score matrix and P are in device memory;\n"
           "  GQA by pointing each query head's GEMM at its kv head.\n"
-          "- **Time**: CUDA events around each repetition, a 256 MiB L2 flush before each; median, spread min–max.\n"
+          "- **Time**: CUDA events around each repetition, a 256 MiB L2 flush before each, repetitions back to back (as do_bench); median, spread min–max.\n"
           "- **TFLOP/s**: useful work only, 4 x B x Hq x d x visible (query, key) pairs, the same count for both.\n"
           "- **Memory**: peak device memory, measured: the drop of free memory (cuMemGetInfo) from before the\n"
           "  shape's inputs were allocated to its lowest point while the implementation's buffers were allocated\n"
