@@ -19,6 +19,11 @@ S.dtypes = { "bf16", "fp16" }
 -- boundary tiles that need a per-element mask, so compiling them out saves
 -- nothing; positions, segments and softcap cost per-element work.
 S.features = { "pos", "seg", "softcap" }
+-- Kernel options, in key order after the GQA pack: how a variant runs, not
+-- what it computes (a problem never asks for them). persist: a grid of one
+-- CTA per SM slot walking the work items (sm90 forward, no positions or
+-- segments, whose bounds tables are built once per CTA).
+S.options = { "persist" }
 
 -- Shared memory a CTA may use, by compute capability (bytes, opt-in maximum).
 S.smem_limit = { [80] = 166912, [86] = 101376, [87] = 166912, [89] = 101376, [90] = 232448 }
@@ -188,13 +193,22 @@ function S.threads(v) return v.warps * 32 end
 -- +4-6% at S=2048; d256 m128n80 -2% (S=4096). So d <= 128 only.
 function S.sm90_pingpong(v) return v.warps == 12 and v.d <= 128 end
 
--- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets them.
+-- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets
+-- them. setmaxnreg only moves registers within the CTA's allocation at launch
+-- (__launch_bounds__'s cap, a multiple of 8 per thread); an increase beyond it
+-- waits for ever: with the producer at 32 and the consumers at 240 (65536
+-- against 64512 for 384 threads) every persistent kernel hung on the H200.
 function S.sm90_consumer_regs(warps)
   local nc = warps // 4 - 1
   local prod = 24
-  local pool = 65536 // S.sm90_ctas_per_sm(warps)
+  local threads = warps * 32
+  local pool = (65536 // S.sm90_ctas_per_sm(warps) // threads) // 8 * 8 * threads
   return math.min(240, ((pool - prod * 128) // (nc * 128)) // 8 * 8), prod
 end
+-- Tiles the default space also offers with a persistent grid: the two-consumer
+-- tiles, where one CTA holds the SM and its start and epilogue are otherwise
+-- bare.
+function S.sm90_persist_tile(v) return v.warps == 12 end
 -- CTAs an SM runs at once (the register cap at entry, __launch_bounds__).
 function S.sm90_ctas_per_sm(warps) return warps == 8 and 2 or 1 end
 -- Per consumer thread: O (d/2), S (BN/2), P as bf16 pairs (BN/4), and the
@@ -204,8 +218,16 @@ function S.sm90_ctas_per_sm(warps) return warps == 8 and 2 or 1 end
 -- d256 m128n80 softcap (188 + 240) fit.
 S.SM90_REG_OVERHEAD = 40
 S.SM90_REG_OVERHEAD_SOFTCAP = 48
+-- The persistent grid keeps the work item's indices: ptxas (sm_90a,
+-- 2026-12-01) spilled 12 bytes for d128 m128n176 (236 + 240) and 28 for d256
+-- m128n80 softcap (236), none for d256 m128n80 (228).
+S.SM90_REG_OVERHEAD_PERSIST = 8
 
 local function check_sm90(v)
+  if v.persist and v.dir ~= "fwd" then return false, "persist: only the forward has a persistent grid" end
+  if v.persist and (v.pos or v.seg) then
+    return false, "persist: positions and segments build their bounds tables once per CTA (not persistent)"
+  end
   if v.warps ~= 8 and v.warps ~= 12 and v.warps ~= 16 then
     return false, ("warps %d not in {8,12,16} (producer + 1, 2 or 3 consumer warpgroups)"):format(v.warps)
   end
@@ -218,7 +240,8 @@ local function check_sm90(v)
     return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
   end
   local regs = S.sm90_consumer_regs(v.warps)
-  local over = v.softcap and S.SM90_REG_OVERHEAD_SOFTCAP or S.SM90_REG_OVERHEAD
+  local over = (v.softcap and S.SM90_REG_OVERHEAD_SOFTCAP or S.SM90_REG_OVERHEAD) +
+      (v.persist and S.SM90_REG_OVERHEAD_PERSIST or 0)
   local need = v.d // 2 + v.bn // 2 + v.bn // 4 + over
   if need > regs then
     return false, ("a consumer thread needs about %d registers (O %d + S %d + P %d + %d), over its %d: it would spill"):format(
@@ -275,6 +298,7 @@ function S.check(v, arch)
   if not fam.templates[v.dir] then return false, ("family %s has no '%s' kernels"):format(v.family, v.dir) end
   if not has(S.head_dims, v.d) then return false, ("head_dim %d not in {64,128,256}"):format(v.d) end
   if not has(S.dtypes, v.dtype) then return false, ("dtype '%s' not in {bf16,fp16}"):format(v.dtype) end
+  if v.persist and v.family ~= "sm90" then return false, "persist: only the sm90 family has a persistent grid" end
   if v.family == "sm90" then
     local ok, why = (v.dir == "bwd" and check_sm90_bwd or check_sm90)(v)
     if not ok then return false, why end

@@ -27,6 +27,7 @@ typedef struct fa_launch_info {
   int pos, seg, softcap;
   int tma;             /* sm90 family: takes TMA tensor maps of Q, K, V after the Params */
   int kb_order;        /* backward: fa_bwd_dkdv reads BwdParams::kb_slow (else key blocks in x) */
+  int persist;         /* forward: CTAs per SM of a persistent grid (0: one CTA per work item) */
   char dtype[8];
 } fa_launch_info;
 

@@ -210,9 +210,28 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
       }
     }
   }
+  /* A persistent variant runs one CTA per SM slot over the work items (the
+  ** kernel walks them in the plain grid's order). */
+  const uint64_t items = (uint64_t)plan->grid[0] * plan->nsplit * plan->grid[1] * plan->grid[2];
+  plan->launch[0] = (unsigned)(plan->grid[0] * plan->nsplit);
+  plan->launch[1] = (unsigned)plan->grid[1];
+  plan->launch[2] = (unsigned)plan->grid[2];
+  char pers[64] = "";
+  if (li->persist) {
+    if (items > 0x7fffffff) {
+      s = fa_err(ctx, FA_ERR_UNSUPPORTED, "%llu work items exceed a persistent grid's int count",
+                 (unsigned long long)items);
+      fa_plan_destroy(plan);
+      return s;
+    }
+    const uint64_t slots = (uint64_t)(ctx->sm_count > 0 ? ctx->sm_count : 1) * li->persist;
+    plan->launch[0] = (unsigned)(items < slots ? items : slots);
+    plan->launch[1] = plan->launch[2] = 1;
+    snprintf(pers, sizeof pers, " walked by %u persistent CTAs", plan->launch[0]);
+  }
   int n = snprintf(plan->describe, sizeof plan->describe,
-                   "forward %s (%s); kernel from %s; grid %dx%dx%d, %d threads, %d B smem; split-KV %d",
-                   plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2],
+                   "forward %s (%s); kernel from %s; grid %dx%dx%d%s, %d threads, %d B smem; split-KV %d",
+                   plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2], pers,
                    li->threads, li->smem, plan->nsplit);
   if (!plan->bwd && plan->bwd_why[0] && n > 0 && (size_t)n < sizeof plan->describe)
     snprintf(plan->describe + n, sizeof plan->describe - n, "; no backward: %s", plan->bwd_why);

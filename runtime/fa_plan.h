@@ -10,7 +10,8 @@ struct fa_plan {
   fa_problem problem;
   char key[160];
   fa_kernel *fwd;      /* owned by the context's cache */
-  int grid[3];
+  int grid[3];         /* work items: query tiles, head groups, batch */
+  unsigned launch[3];  /* the forward's launch grid: grid[0] * nsplit x grid[1] x grid[2], or persistent CTAs */
   fa_fwd_kparams kp;   /* the problem's part of the kernel parameters */
   int nsplit;          /* split-KV slices (1 = none) */
   size_t ws_bytes;     /* forward scratch when split */

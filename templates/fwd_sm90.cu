@@ -20,6 +20,7 @@ constexpr int REG_PRODUCER = ${REG_PRODUCER};  // setmaxnreg targets
 constexpr int REG_CONSUMER = ${REG_CONSUMER};
 constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the tensor cores
 constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
+constexpr bool PERSIST = ${PERSIST};
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -27,6 +28,7 @@ constexpr int DC = D / 8;               // 16-byte chunks per row
 constexpr u32 QBYTES = BM * D * 2, KVBYTES = BN * D * 2;
 static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
 static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups");
+static_assert(!(PERSIST && (HAS_POS || HAS_SEG)), "the bounds tables are built once per CTA");
 
 ${WGMMA}
 
@@ -38,35 +40,46 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
   unsigned char *smem = smem_raw + (sQ - raw);
   const u32 sK = sQ + QBYTES, sV = sK + STAGES * KVBYTES, bars = sV + STAGES * KVBYTES;
-  // Barriers: Q, then per stage K full, V full, K empty, V empty.
-  const u32 barQ = bars;
-  auto fullK = [&](int s) { return bars + 8 + 8 * s; };
-  auto fullV = [&](int s) { return bars + 8 + 8 * (STAGES + s); };
-  auto emptyK = [&](int s) { return bars + 8 + 8 * (2 * STAGES + s); };
-  auto emptyV = [&](int s) { return bars + 8 + 8 * (3 * STAGES + s); };
+  // Barriers: Q full, Q empty, then per stage K full, V full, K empty, V empty.
+  const u32 barQ = bars, barQe = bars + 8;
+  auto fullK = [&](int s) { return bars + 16 + 8 * s; };
+  auto fullV = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
+  auto emptyK = [&](int s) { return bars + 16 + 8 * (2 * STAGES + s); };
+  auto emptyV = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
   TileBounds *table = (TileBounds *)(smem + (bars - sQ) + 256);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int split = blockIdx.x % p.nsplit;
-  const int tile = gridDim.x / p.nsplit - 1 - blockIdx.x / p.nsplit;  // heavy causal tiles first
-  const int hg = blockIdx.y, b = blockIdx.z;
   const int group = p.Hq / p.Hkv;
-  const int kvh = hg * G / group;
-  const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
-  const int Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
-  const int off = Lk - Lq;
-  const int R0 = tile * BM;              // first packed row: pos = R / G, head = hg*G + R % G
-  const int pmin = R0 / G;               // query positions covered by valid rows
-  const int pmax = min(Lq - 1, (R0 + BM - 1) / G);
-  int t_lo, t_hi;
-  fwd_key_tiles<BN>(p, Lk, off, pmin, pmax, split, t_lo, t_hi);
+  // Work items: (tile, split) fastest, heavy causal tiles first, then head
+  // group, then batch. The plain grid has one per CTA.
+  const int ntm = (p.Tq * G + BM - 1) / BM, X = ntm * p.nsplit, Hg = p.Hq / G;
+  const int nitems = PERSIST ? X * Hg * p.B : 1;
+  int split, tile, hg, b, kvh, Lq, Lk, off, R0, pmin, pmax, t_lo, t_hi;
+  auto item = [&](int w) {
+    int x = blockIdx.x, y = blockIdx.y, z = blockIdx.z;
+    if (PERSIST) x = w % X, y = (w / X) % Hg, z = w / (X * Hg);
+    split = x % p.nsplit;
+    tile = ntm - 1 - x / p.nsplit;
+    hg = y, b = z;
+    kvh = hg * G / group;
+    Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;
+    Lk = p.seqlens_k ? min(p.seqlens_k[b], p.Tk) : p.Tk;
+    off = Lk - Lq;
+    R0 = tile * BM;              // first packed row: pos = R / G, head = hg*G + R % G
+    pmin = R0 / G;               // query positions covered by valid rows
+    pmax = min(Lq - 1, (R0 + BM - 1) / G);
+    fwd_key_tiles<BN>(p, Lk, off, pmin, pmax, split, t_lo, t_hi);
+  };
+  const int w0 = PERSIST ? blockIdx.x : 0, wstep = PERSIST ? gridDim.x : 1;
+  item(w0);
 
   if (tid == 0) {
     mbar_init(barQ, 1);
+    mbar_init(barQe, NC * 4);  // one arrival per consumer warp
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(fullK(s), 1);
       mbar_init(fullV(s), 1);
-      mbar_init(emptyK(s), NC * 4);  // one arrival per consumer warp
+      mbar_init(emptyK(s), NC * 4);
       mbar_init(emptyV(s), NC * 4);
     }
     fence_mbar_init();
@@ -90,23 +103,29 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     // Producer warpgroup: one thread issues every copy.
     setmaxnreg_dec<REG_PRODUCER>();
     if (tid == 0) {
-      mbar_expect_tx(barQ, QBYTES);
+      int it = 0;  // K/V tiles loaded, over all items: stage it % STAGES
+      for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
+        if (n > 0) {
+          item(w);
+          mbar_wait(barQe, (n - 1) & 1);  // the consumers' last S of the previous item is done
+        }
+        mbar_expect_tx(barQ, QBYTES);
 #pragma unroll
-      for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
-      int it = 0;
-      for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
-        const int s = it % STAGES;
-        const u32 ph = (it / STAGES) & 1;
-        mbar_wait(emptyK(s), ph ^ 1);
-        mbar_expect_tx(fullK(s), KVBYTES);
+        for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
+        for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
+          const int s = it % STAGES;
+          const u32 ph = (it / STAGES) & 1;
+          mbar_wait(emptyK(s), ph ^ 1);
+          mbar_expect_tx(fullK(s), KVBYTES);
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db)
-          tma_load4(sK + s * KVBYTES + db * BN * 128, tk, db * 64, t * BN, kvh, b, fullK(s));
-        mbar_wait(emptyV(s), ph ^ 1);
-        mbar_expect_tx(fullV(s), KVBYTES);
+          for (int db = 0; db < D / 64; ++db)
+            tma_load4(sK + s * KVBYTES + db * BN * 128, tk, db * 64, t * BN, kvh, b, fullK(s));
+          mbar_wait(emptyV(s), ph ^ 1);
+          mbar_expect_tx(fullV(s), KVBYTES);
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db)
-          tma_load4(sV + s * KVBYTES + db * BN * 128, tv, db * 64, t * BN, kvh, b, fullV(s));
+          for (int db = 0; db < D / 64; ++db)
+            tma_load4(sV + s * KVBYTES + db * BN * 128, tv, db * 64, t * BN, kvh, b, fullV(s));
+        }
       }
     }
     return;
@@ -119,13 +138,8 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   const int wrow = cw * 16;  // = 64c + 16(w % 4)
   const int g = lane >> 2, t4 = lane & 3;
   int row_pos[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
-
   float acc[D / 8][4];
-#pragma unroll
-  for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-  float row_max[2] = {NEG_INF, NEG_INF}, row_sum[2] = {0.f, 0.f};
+  float row_max[2], row_sum[2];
   const float mul = HAS_SOFTCAP ? 1.0f : p.scale_log2;
   const u32 qbase = sQ + c * 64 * 128;
 
@@ -214,31 +228,18 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
 
   // With PINGPONG the two consumer warpgroups take turns issuing their matrix
   // products (barriers 3 and 4, 256 threads), so one's softmax runs while the
-  // other's products occupy the tensor cores. Warpgroup 1 lets 0 go first; 0
-  // takes 1's last pass after its loop, so every arrival is matched.
+  // other's products occupy the tensor cores. Warpgroup 1 lets 0 go first and
+  // 0 takes 1's last pass after the last item, so every arrival is matched;
+  // both take the same turns per item, so the turns run on across items (a
+  // hand-over per item could let 1's two arrivals complete barrier 3 alone).
   auto turn_wait = [&]() { if constexpr (PINGPONG) named_sync(3 + c, 256); };
   auto turn_pass = [&]() { if constexpr (PINGPONG) named_arrive(3 + (c ^ 1), 256); };
-  if (PINGPONG && c == 1) named_arrive(3, 256);
-
   // Software pipeline within the warpgroup: S of the next tile is issued
   // before P V of this one, so the softmax of the next tile runs while the
   // tensor cores do P V; O is rescaled once that product has landed.
   float sc[BN / 8][4];
   u32 pa[BN / 16][4];
-  mbar_wait(barQ, 0);
-  int t = next_visible(t_lo), it = 0;
-  if (t < t_hi) {
-    mbar_wait(fullK(0), 0);
-    turn_wait();
-    issue_s(sc, sK);
-    turn_pass();
-    wgmma_wait<0>();
-    reg_fence(sc);
-    release(emptyK(0));
-    float corr_v[2];
-    softmax(sc, t, corr_v);  // O is still zero: nothing to rescale
-    pack(sc, pa);
-  }
+  int it = 0;  // K/V tiles consumed, over all items: tile t is in stage it % STAGES
   // Waits for V of tile t in stage s. Keys in [Lk, Tk) hold the caller's
   // padding, perhaps NaN, and P = 0 there does not cancel NaN: zero those V
   // rows (TMA already zeroes rows past Tk).
@@ -262,86 +263,123 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc(vbuf + kt * 16 * 128, BN * 128, 1024), 1);
     wgmma_commit();
   };
-  // Every tile but the last: the wgmma issues and waits are unconditional in
-  // the loop body, so ptxas can pipeline them (a conditional issue made it
-  // serialise every wgmma, warning C7514).
-  for (;;) {
-    const int tn = t < t_hi ? next_visible(t + 1) : t_hi;
-    if (tn >= t_hi) break;
-    const int s = it % STAGES, sn = (it + 1) % STAGES;
-    mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
-    wait_v(t, s);
-    turn_wait();
-    issue_s(sc, sK + sn * KVBYTES);
-    issue_pv(s);
-    turn_pass();
-    wgmma_wait<1>();  // S of tile tn; P V may still run
-    reg_fence(sc);
-    release(emptyK(sn));
-    float corr_v[2];
-    const bool rescale = softmax(sc, tn, corr_v);
-    wgmma_wait<0>();
-    reg_fence(acc);
-    release(emptyV(s));
-    if (rescale) {
+  if (PINGPONG && c == 1) named_arrive(3, 256);
+  for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
+    if (n > 0) item(w);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    row_max[0] = row_max[1] = NEG_INF, row_sum[0] = row_sum[1] = 0.f;
+    mbar_wait(barQ, n & 1);
+    int t = next_visible(t_lo);
+    if (t < t_hi) {
+      mbar_wait(fullK(it % STAGES), (it / STAGES) & 1);
+      turn_wait();
+      issue_s(sc, sK + (it % STAGES) * KVBYTES);
+      turn_pass();
+      wgmma_wait<0>();
+      reg_fence(sc);
+      release(emptyK(it % STAGES));
+      float corr_v[2];
+      softmax(sc, t, corr_v);  // O is still zero: nothing to rescale
+      pack(sc, pa);
+    }
+    // Every tile but the last: the wgmma issues and waits are unconditional in
+    // the loop body, so ptxas can pipeline them (a conditional issue made it
+    // serialise every wgmma, warning C7514).
+    for (;;) {
+      const int tn = t < t_hi ? next_visible(t + 1) : t_hi;
+      if (tn >= t_hi) break;
+      const int s = it % STAGES, sn = (it + 1) % STAGES;
+      mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
+      wait_v(t, s);
+      turn_wait();
+      issue_s(sc, sK + sn * KVBYTES);
+      issue_pv(s);
+      turn_pass();
+      wgmma_wait<1>();  // S of tile tn; P V may still run
+      reg_fence(sc);
+      release(emptyK(sn));
+      float corr_v[2];
+      const bool rescale = softmax(sc, tn, corr_v);
+      wgmma_wait<0>();
+      reg_fence(acc);
+      release(emptyV(s));
+      if (rescale) {
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) {
+          acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
+          acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
+        }
+      }
+      pack(sc, pa);
+      t = tn;
+      ++it;
+    }
+    // Q's last reader is done: the producer may load the next item's.
+    if (PERSIST) release(barQe);
+    if (t < t_hi) {  // the last tile's P V
+      wait_v(t, it % STAGES);
+      turn_wait();
+      issue_pv(it % STAGES);
+      turn_pass();
+      wgmma_wait<0>();
+      reg_fence(acc);
+      release(emptyV(it % STAGES));
+      ++it;
+    }
+
+    // Epilogue: normalise; O out in 16-byte chunks through this warpgroup's own
+    // Q rows (PERSIST: straight from registers, 4 bytes per lane), or (split)
+    // fp32 partials to ws for fa_combine, laid out as in fwd_sm80.cu. Rows with
+    // no visible key give O = 0 and LSE = -inf.
+    const bool split_out = p.nsplit > 1;
+    if (PERSIST) {  // the item's indices again, rather than live through the loop (d256 spilled)
+      int w2 = w;
+      asm volatile("" : "+r"(w2));
+      item(w2);
+    } else {
+      fence_proxy_async();
+    }
+    u16 *ob = p.o + b * p.o_sb;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float sum = row_sum[h];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float inv = sum > 0.f ? 1.f / sum : 0.f;
+      const int r = wrow + g + h * 8;
+      const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+      const i64 row = ((i64)b * p.Hq + hq) * p.Tq + pos;
+      float *wo = ws + (row * p.nsplit + split) * D;
+      u16 *orow = ob + pos * p.o_ss + hq * p.o_sh;
 #pragma unroll
       for (int j = 0; j < D / 8; ++j) {
-        acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
-        acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
+        const float x0 = acc[j][h * 2] * inv, x1 = acc[j][h * 2 + 1] * inv;
+        if (split_out) {
+          if (pos < p.Tq) *(float2 *)(wo + j * 8 + 2 * t4) = make_float2(x0, x1);
+        } else if (PERSIST) {
+          if (pos < p.Tq) *(u32 *)(orow + j * 8 + 2 * t4) = pos < Lq ? pack2(x0, x1) : 0u;
+        } else {
+          *(u32 *)(smem + sw128(BM, r, j) + t4 * 4) = pack2(x0, x1);
+        }
+      }
+      if (t4 == 0 && pos < p.Tq) {
+        const float l = sum > 0.f && pos < Lq ? (row_max[h] * mul + __log2f(sum)) * LN2 : NEG_INF;
+        if (split_out) ws[(i64)p.B * p.Hq * p.Tq * p.nsplit * D + row * p.nsplit + split] = l;
+        else if (p.lse) p.lse[row] = l;
       }
     }
-    pack(sc, pa);
-    t = tn;
-    ++it;
-  }
-  if (t < t_hi) {  // the last tile's P V
-    wait_v(t, it % STAGES);
-    turn_wait();
-    issue_pv(it % STAGES);
-    turn_pass();
-    wgmma_wait<0>();
-    reg_fence(acc);
-  }
+    if (split_out || PERSIST) continue;
+    named_sync(1 + c, 128);
+    for (int idx = tid & 127; idx < 64 * DC; idx += 128) {
+      const int r = c * 64 + idx / DC, cc = idx % DC;
+      const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+      if (pos >= p.Tq) continue;
+      uint4 v = pos < Lq ? *(const uint4 *)(smem + sw128(BM, r, cc)) : make_uint4(0, 0, 0, 0);
+      *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = v;
+    }
+  }  // work items
   if (PINGPONG && c == 0) named_sync(3, 256);
-
-  // Epilogue: normalise; O through this warpgroup's own Q rows and out in
-  // 16-byte chunks, or (split) fp32 partials to ws for fa_combine, laid out
-  // as in fwd_sm80.cu. Rows with no visible key give O = 0 and LSE = -inf.
-  const bool split_out = p.nsplit > 1;
-  fence_proxy_async();
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    float sum = row_sum[h];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const int r = wrow + g + h * 8;
-    const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
-    const i64 row = ((i64)b * p.Hq + hq) * p.Tq + pos;
-    float *wo = ws + (row * p.nsplit + split) * D;
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
-      const float x0 = acc[j][h * 2] * inv, x1 = acc[j][h * 2 + 1] * inv;
-      if (split_out) {
-        if (pos < p.Tq) *(float2 *)(wo + j * 8 + 2 * t4) = make_float2(x0, x1);
-      } else {
-        *(u32 *)(smem + sw128(BM, r, j) + t4 * 4) = pack2(x0, x1);
-      }
-    }
-    if (t4 == 0 && pos < p.Tq) {
-      const float l = sum > 0.f && pos < Lq ? (row_max[h] * mul + __log2f(sum)) * LN2 : NEG_INF;
-      if (split_out) ws[(i64)p.B * p.Hq * p.Tq * p.nsplit * D + row * p.nsplit + split] = l;
-      else if (p.lse) p.lse[row] = l;
-    }
-  }
-  if (split_out) return;
-  named_sync(1 + c, 128);
-  u16 *ob = p.o + b * p.o_sb;
-  for (int idx = tid & 127; idx < 64 * DC; idx += 128) {
-    const int r = c * 64 + idx / DC, cc = idx % DC;
-    const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
-    if (pos >= p.Tq) continue;
-    uint4 v = pos < Lq ? *(const uint4 *)(smem + sw128(BM, r, cc)) : make_uint4(0, 0, 0, 0);
-    *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = v;
-  }
 }
