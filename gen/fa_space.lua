@@ -189,9 +189,13 @@ function S.threads(v) return v.warps * 32 end
 
 -- Whether an sm90 variant's two consumer warpgroups take turns at the tensor
 -- cores (ping-pong). On the H100 (2026-11-25, one call, forward, against the
--- same kernel without turns): d128 +1% (S=8192) to +10% (S=8192 causal) and
--- +4-6% at S=2048; d256 m128n80 -2% (S=4096). So d <= 128 only.
-function S.sm90_pingpong(v) return v.warps == 12 and v.d <= 128 end
+-- same kernel without turns, timed with a sync per repetition): d128 +1%
+-- (S=8192) to +10% (S=8192 causal), +4-6% at S=2048, d256 m128n80 -2%
+-- (S=4096). On the H200 (2026-12-01, one call, fa-tune bench --all, timed as
+-- do_bench) d256 m128n80 with turns ran faster on all 20 shapes of the d256
+-- grid: +1.7% (S=8192) to +8.5% (S=512), geometric mean +3.9%. The persistent
+-- d256 tiles keep none: with turns they spilled 32 bytes (ptxas, g2-g8).
+function S.sm90_pingpong(v) return v.warps == 12 and (v.d <= 128 or not v.persist) end
 
 -- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets
 -- them. setmaxnreg only moves registers within the CTA's allocation at launch
