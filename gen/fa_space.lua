@@ -228,7 +228,6 @@ S.SM90_REG_OVERHEAD_SOFTCAP = 48
 S.SM90_REG_OVERHEAD_PERSIST = 8
 
 local function check_sm90(v)
-  if v.persist and v.dir ~= "fwd" then return false, "persist: only the forward has a persistent grid" end
   if v.persist and (v.pos or v.seg) then
     return false, "persist: positions and segments build their bounds tables once per CTA (not persistent)"
   end
@@ -303,6 +302,7 @@ function S.check(v, arch)
   if not has(S.head_dims, v.d) then return false, ("head_dim %d not in {64,128,256}"):format(v.d) end
   if not has(S.dtypes, v.dtype) then return false, ("dtype '%s' not in {bf16,fp16}"):format(v.dtype) end
   if v.persist and v.family ~= "sm90" then return false, "persist: only the sm90 family has a persistent grid" end
+  if v.persist and v.dir ~= "fwd" then return false, "persist: only the forward has a persistent grid" end
   if v.family == "sm90" then
     local ok, why = (v.dir == "bwd" and check_sm90_bwd or check_sm90)(v)
     if not ok then return false, why end

@@ -75,6 +75,28 @@ int main(void) {
   bad_key(g, "bwd_sm90_d128_bf16_m64n64_w8_s2_g1", 80, "needs sm_90");
   CHECK(fa_gen_check_key(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90) == FA_OK, "sm90 on sm_90: %s",
         fa_errmsg(NULL));
+  /* The persistent grid: an option of the sm90 forward, before the features, never with positions
+  ** or segments; a problem does not ask for it, so it fits what its twin fits. */
+  CHECK(fa_gen_check_key(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist_softcap", 90) == FA_OK,
+        "persist with softcap: %s", fa_errmsg(NULL));
+  bad_key(g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_softcap_persist", 0, "canonical");
+  bad_key(g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist_pos", 0, "bounds tables");
+  bad_key(g, "fwd_sm80_d128_bf16_m128n48_w4_s2_g1_persist", 0, "only the sm90 family");
+  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w8_s2_g1_persist", 0, "only the forward");
+  bad_key(g, "fwd_sm90_d128_bf16_m128n176_w12_s2_g1_persist", 0, "spill");
+  {
+    char *src = NULL;
+    CHECK(fa_gen_emit(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist", &src) == FA_OK && src &&
+              strstr(src, "constexpr bool PERSIST = true;") && strstr(src, "REG_PRODUCER = 24;") &&
+              strstr(src, "REG_CONSUMER = 240;"),
+          "persistent source: PERSIST set, registers within the launch allocation");
+    free(src);
+    fa_launch_info li;
+    CHECK(fa_gen_launch(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist", 90, &li) == FA_OK && li.persist == 1,
+          "launch info: one persistent CTA per SM (%d)", li.persist);
+    CHECK(fa_gen_launch(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90, &li) == FA_OK && li.persist == 0,
+          "launch info: the plain grid (%d)", li.persist);
+  }
   {
     char **k80, **k90all;
     int n80, n90all, sm90_on_80 = 0, sm90_on_90 = 0;
@@ -108,6 +130,14 @@ int main(void) {
   char key[160], why[256];
   CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK, "choose: %s", fa_errmsg(NULL));
   CHECK(fa_gen_fits(NULL, g, key, &pr, 90) == FA_OK && strstr(key, "_g8_pos_seg"), "heuristic %s fits (%s)", key, why);
+  {
+    fa_problem q;
+    fa_problem_init(&q, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 32, 32, 128);
+    fa_gen_problem qr;
+    fa_gen_problem_from(&q, &qr);
+    CHECK(fa_gen_fits(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist", &qr, 90) == FA_OK,
+          "persist fits a plain problem: %s", fa_errmsg(NULL));
+  }
   CHECK(fa_gen_fits(NULL, g, "fwd_sm80_d256_bf16_m64n32_w4_s2_g1", &pr, 90) == FA_ERR_VARIANT &&
             strstr(fa_errmsg(NULL), "pos"), "feature mismatch: %s", fa_errmsg(NULL));
   for (int d = 64; d <= 256; d *= 2)
