@@ -17,6 +17,8 @@
 #          forward variant, the forward re-tuned (the H200's forward winners dropped from a copy
 #          of tuning.db, fa-tune --gpu auto --no-bwd), then the forward grid with that
 #          selection beside FA2 and cuDNN, and d256 with turns (build/fa-tune-pp) A/B.
+#          build/fa-tune-pp: this tree built apart with S.sm90_pingpong true for every
+#          12-warp tile (the d256 change of the pp phase, tried first as a second binary).
 #   pp     d256 with turns (ping-pong) in the shipped code: smoke, verify every sm90 forward
 #          variant, the H200's d256 forward winners re-tuned, the forward grid with the tuned
 #          selection beside FA2 and cuDNN, the Gemma grid's forward beside every peer, host time.
@@ -59,55 +61,49 @@ cross() {  # four long causal shapes in both harnesses, the SM clock and power s
   stamp "fa-tune crosscheck"
   kill $smi 2>/dev/null
 }
+sm90_checks() {  # every sm90 forward variant against the reference, and the API tests on the GPU
+  timeout 150 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1
+  stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+  timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+}
+ab() {  # $1 binary, $2 grid, $3 filter, $4 output tag, $5 timeout: every fitting variant timed
+  timeout $5 ./build/$1 bench --grid $2 --filter "$3" --all --reps 10 > "$F/ab_$4.txt" 2>&1; stamp "ab $4 rc=$?"
+}
+retune_fwd() {  # $1: an SQL condition on buckets.exact; the H200's forward winners there dropped, re-tuned
+  mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
+  python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute(\"delete from winners where gpu_id in (select id from gpus where name like '%H200%') and bucket_id in (select id from buckets where exact not like 'bwd%' and ($1))\"); c.commit(); print('winners left:', c.execute('select count(*) from winners').fetchone()[0])"
+  timeout 330 ./build/fa-tune --gpu auto --no-bwd --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+  stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -8
+  cp "$F/tuning.db" tuning.db
+}
 case ${1:-sweep} in
-  pp)
-    timeout 40 ./build/fa-tune verify --filter d256_bf16_m128n80_w12_s2_g8 > "$F/smoke.txt" 2>&1
+  pp|ptune)  # ptune: the persistent grid, every forward bucket re-tuned; pp: d256 turns, its d256 buckets
+    [ $1 = pp ] && smoke=d256_bf16_m128n80_w12_s2_g8 || smoke=d128_bf16_m128n128_w12_s2_g1_persist
+    timeout 40 ./build/fa-tune verify --filter $smoke > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
-    timeout 120 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
-    python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute(\"delete from winners where gpu_id in (select id from gpus where name like '%H200%') and bucket_id in (select id from buckets where exact not like 'bwd%' and exact like '%d256%')\"); c.commit(); print('winners left:', c.execute('select count(*) from winners').fetchone()[0])"
-    timeout 200 ./build/fa-tune --gpu auto --no-bwd --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
-    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -4
-    cp "$F/tuning.db" tuning.db
+    sm90_checks
+    [ $1 = pp ] && retune_fwd "exact like '%d256%'" || retune_fwd "1"
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
-    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
-      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
-    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt" ;;
-  ptune)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -2 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
-    timeout 120 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
-    python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute(\"delete from winners where gpu_id in (select id from gpus where name like '%H200%') and bucket_id in (select id from buckets where exact not like 'bwd%')\"); c.commit(); print('forward winners left:', c.execute('select count(*) from winners').fetchone()[0])"
-    timeout 330 ./build/fa-tune --gpu auto --no-bwd --db /tmp/tune/user.db --budget ${BUDGET_MIN:-4.5} --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
-    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -8
-    cp "$F/tuning.db" tuning.db
-    grid fwd
-    cut -c1-220 "$F/compare_fwd.md"
-    timeout 60 ./build/fa-tune bench --grid d256 --filter "bf16_m128n80_w12_s2_g1" --all --reps 10 > "$F/ab_d256.txt" 2>&1
-    timeout 60 ./build/fa-tune-pp bench --grid d256 --filter "bf16_m128n80_w12_s2_g1" --all --reps 10 > "$F/ab_d256pp.txt" 2>&1
-    stamp "ab pp"
-    python3 bench/variants_ab.py --a '^a:.*_g1$' --b '^b:.*_g1$' "a=$F/ab_d256.txt" "b=$F/ab_d256pp.txt" > "$F/ab_pp.md"
-    python3 bench/variants_ab.py --a '^a:.*_g1$' --b '^a:.*_persist$' "a=$F/ab_d256.txt" >> "$F/ab_pp.md"
-    cat "$F/ab_pp.md" ;;
-  persist)
-    timeout 150 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    ab() {  # $1 binary, $2 grid, $3 filter, $4 output tag
-      timeout 150 ./build/$1 bench --grid $2 --filter "$3" --all --reps 10 > "$F/ab_$4.txt" 2>&1; stamp "ab $4 rc=$?"
-    }
-    ab fa-tune seed4 "bf16_m128n128_w12_s2_g1" d128
-    ab fa-tune d256 "bf16_m128n80_w12_s2_g1" d256
-    ab fa-tune d256 "bf16_m128n80_w12_s2_g8" d256g8
-    ab fa-tune d256 "bf16_m128n64_w12_s2_g8" d256g8n64
-    ab fa-tune-pp d256 "bf16_m128n80_w12_s2_g1" d256pp
+    if [ $1 = ptune ]; then  # d256 with turns (build/fa-tune-pp) against without, and persistent
+      ab fa-tune d256 "bf16_m128n80_w12_s2_g1" d256 60
+      ab fa-tune-pp d256 "bf16_m128n80_w12_s2_g1" d256pp 60
+      python3 bench/variants_ab.py --a '^a:.*_g1$' --b '^b:.*_g1$' "a=$F/ab_d256.txt" "b=$F/ab_d256pp.txt" > "$F/ab_pp.md"
+      python3 bench/variants_ab.py --a '^a:.*_g1$' --b '^a:.*_persist$' "a=$F/ab_d256.txt" >> "$F/ab_pp.md"
+      cat "$F/ab_pp.md"
+    else
+      timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
+        --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+      stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
+      for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    fi ;;
+  persist)  # the first persistent build: it hung (docs/perf/2026-12-01_h200b/persist_hang)
+    sm90_checks
+    ab fa-tune seed4 "bf16_m128n128_w12_s2_g1" d128 150
+    ab fa-tune d256 "bf16_m128n80_w12_s2_g1" d256 150
+    ab fa-tune d256 "bf16_m128n80_w12_s2_g8" d256g8 150
+    ab fa-tune d256 "bf16_m128n64_w12_s2_g8" d256g8n64 150
+    ab fa-tune-pp d256 "bf16_m128n80_w12_s2_g1" d256pp 150
     timeout 100 ./build/fa-tune bench --grid gemma --filter "fwd_sm90" --all --reps 10 > "$F/ab_gemma.txt" 2>&1; stamp "ab gemma rc=$?"
     timeout 200 python3 .peers/peer_bench.py --shapes bench/shapes_seed4_d256.jsonl --modes fwd --peers cudnn \
       --json "$F/peers_fwd.jsonl" > "$F/peers_fwd.txt" 2>&1
