@@ -139,8 +139,8 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &ws };
   CUresult r = li->tma ? tma_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
   if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuTensorMapEncodeTiled");
-  r = ctx->cu->cuLaunchKernel(plan->fwd->fn, plan->launch[0], plan->launch[1], plan->launch[2], (unsigned)li->threads, 1, 1, (unsigned)li->smem,
-                              (CUstream)a->stream, li->tma ? params_tma : params, NULL);
+  r = ctx->cu->cuLaunchKernel(plan->fwd->fn, plan->launch[0], plan->launch[1], plan->launch[2], (unsigned)li->threads,
+                              1, 1, (unsigned)li->smem, (CUstream)a->stream, li->tma ? params_tma : params, NULL);
   if (r == CUDA_SUCCESS && plan->nsplit > 1) {
     const uint64_t rows = (uint64_t)p->batch * p->heads_q * p->seqlen_q;
     r = ctx->cu->cuLaunchKernel(plan->fwd->aux[FA_AUX_COMBINE], (unsigned)((rows + 3) / 4), 1, 1, 128, 1, 1, 0,
