@@ -115,6 +115,9 @@ case ${1:-sweep} in
     echo "== d256 with turns (B, fa-tune-pp) against without (A)" >> "$F/ab.md"
     python3 bench/variants_ab.py --a '^a:.*_g1$' --b '^b:.*_g1$' "a=$F/ab_d256.txt" "b=$F/ab_d256pp.txt" >> "$F/ab.md"
     cat "$F/ab.md" ;;
+  fwdbwd)  # forward+backward on both grids with the tuned selection, after the forward's changes
+    grid fwdbwd
+    cut -c1-220 "$F/compare_fwdbwd.md" ;;
   final)  # after the tune phase's tuning.db is committed: both grids with the tuned H200 selection
     grid fwdbwd
     grid fwd
