@@ -23,6 +23,7 @@
 struct fa_db {
   sqlite3 *h;
   int writable;
+  int schema;  /* its user_version: 1 files (read-only) have no kernel text hashes */
   char path[PATH_MAX];
 };
 
@@ -38,6 +39,13 @@ static const char *schema_v1 =
     "CREATE TABLE IF NOT EXISTS winners(gpu_id INTEGER NOT NULL REFERENCES gpus,"
     " bucket_id INTEGER NOT NULL REFERENCES buckets, variant TEXT NOT NULL, median_ms REAL, tflops REAL,"
     " at TEXT NOT NULL, PRIMARY KEY(gpu_id, bucket_id));";
+/* Version 2: the hash of the kernel text each time was measured with (a key
+** keeps its name when its template changes), and the texts seen per key. */
+static const char *schema_v2 =
+    "ALTER TABLE measurements ADD COLUMN text_hash TEXT;"
+    "ALTER TABLE winners ADD COLUMN text_hash TEXT;"
+    "CREATE TABLE IF NOT EXISTS variants(key TEXT NOT NULL, text_hash TEXT NOT NULL, first_at TEXT NOT NULL,"
+    " PRIMARY KEY(key, text_hash));";
 
 static int pow2_at_least(int64_t x) {
   int p = 1;
@@ -98,7 +106,8 @@ static int count_tables(fa_db *db) {
   return n;
 }
 
-/* Creates or migrates to FA_DB_SCHEMA. Versions: 0 (empty file) -> 1. */
+/* Creates or migrates to FA_DB_SCHEMA. Versions: 0 (empty file) -> 1 -> 2
+** (kernel text hashes). A version-1 file opened read-only is read as it is. */
 static int migrate(fa_db *db, char *why, size_t n) {
   /* One read transaction: the version and the tables seen together (another process may be creating them). */
   exec(db, "BEGIN");
@@ -113,22 +122,27 @@ static int migrate(fa_db *db, char *why, size_t n) {
     snprintf(why, n, "%s: a foreign SQLite database (tables, but no fa schema); ignored", db->path);
     return -1;
   }
-  if (v == FA_DB_SCHEMA) return has_table(db, "winners") ? 0 : (snprintf(why, n, "%s: damaged schema", db->path), -1);
+  db->schema = v;
+  if (v == FA_DB_SCHEMA || (v == 1 && !db->writable))
+    return has_table(db, "winners") ? 0 : (snprintf(why, n, "%s: damaged schema", db->path), -1);
   if (!db->writable) { snprintf(why, n, "%s: empty (no fa schema yet)", db->path); return -1; }
-  /* Another process may have created the schema since the reads above: decide again under the write lock. */
+  /* Another process may have created or migrated the schema since the reads above: decide again
+  ** under the write lock. */
   if (exec(db, "BEGIN IMMEDIATE")) { snprintf(why, n, "%s: %s", db->path, sqlite3_errmsg(db->h)); return -1; }
   v = user_version(db);
-  if (v != 0 || count_tables(db) > 0) {
+  if ((v == 0 && count_tables(db) > 0) || (v != 0 && !has_table(db, "winners")) || v > FA_DB_SCHEMA) {
     exec(db, "ROLLBACK");
-    if (v == FA_DB_SCHEMA && has_table(db, "winners")) return 0;
     snprintf(why, n, "%s: changed while opening (schema %d); ignored", db->path, v);
     return -1;
   }
-  if (exec(db, schema_v1) || exec(db, "PRAGMA user_version = 1") || exec(db, "COMMIT")) {
-    snprintf(why, n, "%s: creating the schema failed: %s", db->path, sqlite3_errmsg(db->h));
+  if (v == FA_DB_SCHEMA) { exec(db, "ROLLBACK"); db->schema = v; return 0; }
+  if ((v == 0 && exec(db, schema_v1)) || exec(db, schema_v2) || exec(db, "PRAGMA user_version = 2") ||
+      exec(db, "COMMIT")) {
+    snprintf(why, n, "%s: %s the schema failed: %s", db->path, v ? "migrating" : "creating", sqlite3_errmsg(db->h));
     exec(db, "ROLLBACK");
     return -1;
   }
+  db->schema = FA_DB_SCHEMA;
   return 0;
 }
 
@@ -238,17 +252,16 @@ static int ilog2(int x) { int r = 0; while (x > 1) { x >>= 1; r++; } return r; }
 ** 0.95; 210 of them the same variant), while tuned selection ran the
 ** forward grid 1.037x as fast as the heuristic (up to 1.25x, d256 MQA causal). */
 static int lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, int same_model, char *key, size_t key_size,
-                  char *why, size_t why_size) {
+                  char *why, size_t why_size, char *text, size_t text_size) {
   if (!db) return 0;
-  static const char *sql[2] = {
-      "SELECT w.variant, bk.tq, bk.tk, bk.bh, g.driver, g.nvrtc, g.fa_version, g.name, g.sm_count FROM winners w"
-      " JOIN buckets bk ON bk.id = w.bucket_id JOIN gpus g ON g.id = w.gpu_id"
-      " WHERE g.name <> ?1 AND g.arch = ?2 AND bk.exact = ?3",
-      "SELECT w.variant, bk.tq, bk.tk, bk.bh, g.driver, g.nvrtc, g.fa_version, g.name, g.sm_count FROM winners w"
-      " JOIN buckets bk ON bk.id = w.bucket_id JOIN gpus g ON g.id = w.gpu_id"
-      " WHERE g.name = ?1 AND g.arch = ?2 AND bk.exact = ?3"};
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "SELECT w.variant, bk.tq, bk.tk, bk.bh, g.driver, g.nvrtc, g.fa_version, g.name, g.sm_count, %s FROM winners w"
+           " JOIN buckets bk ON bk.id = w.bucket_id JOIN gpus g ON g.id = w.gpu_id"
+           " WHERE g.name %s ?1 AND g.arch = ?2 AND bk.exact = ?3",
+           db->schema >= 2 ? "w.text_hash" : "NULL", same_model ? "=" : "<>");
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db->h, sql[same_model != 0], -1, &st, NULL) != SQLITE_OK) return 0;
+  if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) return 0;
   sqlite3_bind_text(st, 1, gpu->name, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, gpu->arch);
   sqlite3_bind_text(st, 3, b->exact, -1, SQLITE_STATIC);
@@ -263,6 +276,7 @@ static int lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, int same_
     best = score;
     found = 1;
     snprintf(key, key_size, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (text) snprintf(text, text_size, "%s", sqlite3_column_text(st, 9) ? (const char *)sqlite3_column_text(st, 9) : "");
     if (!why) continue;
     char other[512] = "";
     if (!same_model)
@@ -278,16 +292,16 @@ static int lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, int same_
 
 int fa_db_lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size, char *why,
                  size_t why_size) {
-  return lookup(db, gpu, b, 1, key, key_size, why, why_size);
+  return lookup(db, gpu, b, 1, key, key_size, why, why_size, NULL, 0);
 }
 
 int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size,
-                        char *why, size_t why_size) {
+                        char *why, size_t why_size, char *text, size_t text_size) {
   /* This model's rows in any layer come before another model's in any layer. */
   fa_db *order[3] = {l->user, l->exported, l->shipped};
   for (int same = 1; same >= 0; --same)
     for (int i = 0; i < 3; ++i)
-      if (lookup(order[i], gpu, b, same, key, key_size, why, why_size)) return 1;
+      if (lookup(order[i], gpu, b, same, key, key_size, why, why_size, text, text_size)) return 1;
   return 0;
 }
 
@@ -370,7 +384,7 @@ static void now_iso(char *buf, size_t n) {
 
 /* One transaction per result: a process killed mid-run loses at most the row in flight. */
 static int write_row(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *sql, const char *variant,
-                     const char *shape, double ms, double spread, int reps, double tflops) {
+                     const char *text, const char *shape, double ms, double spread, int reps, double tflops) {
   if (!db || !db->writable) return -1;
   if (exec(db, "BEGIN IMMEDIATE")) return -1;
   int64_t gid, bid;
@@ -385,6 +399,7 @@ static int write_row(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const 
     sqlite3_bind_double(st, 4, ms);
     sqlite3_bind_double(st, 5, tflops);
     sqlite3_bind_text(st, 6, at, -1, SQLITE_STATIC);
+    if (text && *text) sqlite3_bind_text(st, 10, text, -1, SQLITE_STATIC);
     if (shape) {
       sqlite3_bind_text(st, 7, shape, -1, SQLITE_STATIC);
       sqlite3_bind_double(st, 8, spread);
@@ -393,6 +408,18 @@ static int write_row(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const 
     ok = sqlite3_step(st) == SQLITE_DONE;
   }
   sqlite3_finalize(st);
+  if (ok && text && *text) {  /* the texts seen per key */
+    st = NULL;
+    ok = sqlite3_prepare_v2(db->h, "INSERT OR IGNORE INTO variants(key, text_hash, first_at) VALUES(?1,?2,?3)", -1, &st,
+                            NULL) == SQLITE_OK;
+    if (ok) {
+      sqlite3_bind_text(st, 1, variant, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
+      ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+  }
   if (!ok || exec(db, "COMMIT")) {
     exec(db, "ROLLBACK");
     return -1;
@@ -401,19 +428,19 @@ static int write_row(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const 
 }
 
 int fa_db_add_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *variant, const char *shape,
-                          double median_ms, double spread, int reps, double tflops) {
+                          double median_ms, double spread, int reps, double tflops, const char *text) {
   return write_row(db, gpu, b,
-                   "INSERT INTO measurements(gpu_id, bucket_id, variant, median_ms, tflops, at, shape, spread, reps)"
-                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                   variant, shape ? shape : "", median_ms, spread, reps, tflops);
+                   "INSERT INTO measurements(gpu_id, bucket_id, variant, median_ms, tflops, at, shape, spread, reps,"
+                   " text_hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                   variant, text, shape ? shape : "", median_ms, spread, reps, tflops);
 }
 
 int fa_db_set_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *variant, double median_ms,
-                     double tflops) {
+                     double tflops, const char *text) {
   return write_row(db, gpu, b,
-                   "INSERT OR REPLACE INTO winners(gpu_id, bucket_id, variant, median_ms, tflops, at)"
-                   " VALUES(?1,?2,?3,?4,?5,?6)",
-                   variant, NULL, median_ms, 0, 0, tflops);
+                   "INSERT OR REPLACE INTO winners(gpu_id, bucket_id, variant, median_ms, tflops, at, text_hash)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?10)",
+                   variant, text, NULL, median_ms, 0, 0, tflops);
 }
 
 int fa_db_each_winner(fa_db *db, const fa_db_gpu *gpu, void (*fn)(const char *, const fa_bucket *, void *), void *arg) {

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include "fa.h"
 
-#define FA_DB_SCHEMA 1 /* PRAGMA user_version this fa writes and reads */
+#define FA_DB_SCHEMA 2 /* PRAGMA user_version this fa writes and reads (1 read-only too) */
 
 typedef struct fa_db fa_db;
 
@@ -54,9 +54,11 @@ int fa_db_user_path(const char *explicit_path, char *out, size_t n);
 ** bucket with the same exact part (distance in powers of two). User layer
 ** first. With no row of this GPU model in any layer, another model of the
 ** same architecture (one with the same SM count first), and the sentence
-** says so. Returns 1 with key and a sentence saying what matched, else 0. */
+** says so. Returns 1 with key and a sentence saying what matched, else 0;
+** text (if not NULL) gets the hash of the kernel text the winner was timed
+** with, "" where the row has none (schema 1, or written without). */
 int fa_db_layers_lookup(const fa_db_layers *l, const fa_db_gpu *gpu, const fa_bucket *b,
-                        char *key, size_t key_size, char *why, size_t why_size);
+                        char *key, size_t key_size, char *why, size_t why_size, char *text, size_t text_size);
 /* Every winner of gpu across the layers, each bucket once: the layer a lookup
 ** would take it from wins (user, then export, then shipped). Calls
 ** fn(variant, bucket, arg); returns the count. */
@@ -66,11 +68,13 @@ int fa_db_layers_each_winner(const fa_db_layers *l, const fa_db_gpu *gpu,
 int fa_db_lookup(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size,
                  char *why, size_t why_size);
 
-/* Writing (fa-tune). Each call is one transaction. */
+/* Writing (fa-tune). Each call is one transaction. text: the hash of the
+** variant's kernel text (fa_kernel_text_hash), or NULL. */
 int fa_db_add_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *variant,
-                          const char *shape, double median_ms, double spread, int reps, double tflops);
+                          const char *shape, double median_ms, double spread, int reps, double tflops,
+                          const char *text);
 int fa_db_set_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *variant,
-                     double median_ms, double tflops);
+                     double median_ms, double tflops, const char *text);
 /* 1 if gpu already has a winner for b (to resume an interrupted run). */
 int fa_db_has_winner(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b);
 /* Every winner of gpu: calls fn(variant, bucket, arg) for each. Returns the count. */

@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include "fa_dcache.h"
 #include "fa_embed.h"
 #include "fa_gen.h"
 #include "fa_int.h"
@@ -141,6 +142,17 @@ static fa_status emit_with(fa_context *ctx, fa_gen *g, const char *fn, const cha
 
 fa_status fa_gen_emit(fa_context *ctx, fa_gen *g, const char *key, char **src) {
   return emit_with(ctx, g, "emit", key, src);
+}
+
+fa_status fa_gen_text_hash(fa_context *ctx, fa_gen *g, const char *key, char *out, size_t n) {
+  char *src = NULL;
+  fa_status s = fa_gen_emit(ctx, g, key, &src);
+  if (s == FA_OK)
+    snprintf(out, n, "%016llx", (unsigned long long)fa_hash64_str(fa_hash64_str(FA_HASH_SEED, src), fa_version_string()));
+  else if (n)
+    out[0] = 0;
+  free(src);
+  return s;
 }
 
 fa_status fa_gen_emit_tool(fa_context *ctx, fa_gen *g, const char *name, char **src) {

@@ -40,6 +40,11 @@ void fa_gen_close(fa_gen *gen);
 /* The CUDA source of a variant (malloc'ed). FA_ERR_VARIANT for a bad key. */
 fa_status fa_gen_emit(fa_context *ctx, fa_gen *gen, const char *key, char **src);
 
+/* The hash that names a variant's kernel text in the tuning database: 16 hex
+** digits over its generated source and fa's version (a key keeps its name
+** when its template changes). "" and FA_ERR_VARIANT for a bad key. */
+fa_status fa_gen_text_hash(fa_context *ctx, fa_gen *gen, const char *key, char *out, size_t n);
+
 /* Source of a tool kernel ("unfused_bf16", "unfused_fp16"), malloc'ed. */
 fa_status fa_gen_emit_tool(fa_context *ctx, fa_gen *gen, const char *name, char **src);
 

@@ -27,9 +27,16 @@ static fa_status choose(fa_context *ctx, const fa_problem *p, const char *forced
     fa_bucket b;
     fa_db_bucket_of(p, &b);
     if (bwd) fa_db_bucket_bwd(&b); /* backward winners live in buckets of their own */
-    int tuned = fa_db_layers_lookup(&ctx->db, &ctx->gpu, &b, key, key_size, why, why_size);
+    char text[32] = "", now[32] = "";
+    int tuned = fa_db_layers_lookup(&ctx->db, &ctx->gpu, &b, key, key_size, why, why_size, text, sizeof text);
     /* A database row is data from outside: use it only if it can serve. */
     if (tuned && fa_gen_fits(ctx, gen, key, &pr, ctx->arch) == FA_OK) {
+      /* Still this variant, but its timing may be of another text: say so. */
+      size_t n = strlen(why);
+      if (!text[0])
+        snprintf(why + n, why_size - n, "; kernel text not recorded");
+      else if (fa_gen_text_hash(ctx, gen, key, now, sizeof now) == FA_OK && strcmp(text, now))
+        snprintf(why + n, why_size - n, "; timed with another kernel text of this variant (%s, now %s)", text, now);
       fa_err_clear(ctx);
       fa_ctx_gen_unlock(ctx);
       return FA_OK;

@@ -80,7 +80,7 @@ static void test_export_dir(void) {
   fa_db_gpu gpu = {"no device (compiling for sm_90)", 90, 0, 0, 0};
   snprintf(path, sizeof path, "%s/tuning.db", dir);
   fa_db *db = fa_db_open(path, 1, why, sizeof why);
-  CHECK(db && fa_db_set_winner(db, &gpu, &b, key, 1.0, 100.0) == 0, "export db: %s", why);
+  CHECK(db && fa_db_set_winner(db, &gpu, &b, key, 1.0, 100.0, NULL) == 0, "export db: %s", why);
   fa_db_close(db);
   snprintf(path, sizeof path, "%s/%s.sm_90a.cubin", dir, key);
   FILE *f = fopen(path, "wb");

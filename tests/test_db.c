@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include "fa_db.h"
+#include "fa_gen.h"
 #include "fa_int.h"
 #include "fa_nvrtc.h"
 
@@ -218,9 +219,9 @@ static void make_real(const char *path, int n) {
   for (int i = 0; i < n; ++i) {
     snprintf(shape, sizeof shape, "B2 T1000 Hq8 Hkv8 d128 causal run %d with some padding to fill pages", i);
     CHECK(fa_db_add_measurement(db, &g, &b, "fwd_sm80_d128_bf16_m128n64_w8_s2_g1", shape, 1.0 + i, 0.01, 20,
-                                300.0) == 0);
+                                300.0, NULL) == 0);
   }
-  CHECK(fa_db_set_winner(db, &g, &b, "fwd_sm80_d128_bf16_m128n64_w8_s2_g1", 1.0, 300.0) == 0);
+  CHECK(fa_db_set_winner(db, &g, &b, "fwd_sm80_d128_bf16_m128n64_w8_s2_g1", 1.0, 300.0, NULL) == 0);
   fa_db_close(db);
 }
 
@@ -242,7 +243,7 @@ static int survives(const char *path, int mode, int *opened) {
       fa_bucket b = bucket(FA_DTYPE_BF16, 128, 2, 1000, 8, 8, 1);
       fa_db_lookup(db, &g, &b, key, sizeof key, why, sizeof why);
       fa_db_has_winner(db, &g, &b);
-      if (mode) fa_db_add_measurement(db, &g, &b, "k", "s", 1, 0, 1, 1);
+      if (mode) fa_db_add_measurement(db, &g, &b, "k", "s", 1, 0, 1, 1, NULL);
       fa_db_close(db);
     } else if (!why[0]) {
       _exit(2); /* NULL without a reason */
@@ -422,8 +423,8 @@ static void test_schema(void) {
     char key[128] = "";
     CHECK(fa_db_lookup(db, &g, &b, key, sizeof key, why, sizeof why) == 1);
     CHECK(strcmp(key, "fwd_sm80_d128_bf16_m128n64_w8_s2_g1") == 0);
-    CHECK(fa_db_add_measurement(db, &g, &b, "k", "s", 1, 0, 1, 1) == -1); /* read-only: no writes */
-    CHECK(fa_db_set_winner(db, &g, &b, "k", 1, 1) == -1);
+    CHECK(fa_db_add_measurement(db, &g, &b, "k", "s", 1, 0, 1, 1, NULL) == -1); /* read-only: no writes */
+    CHECK(fa_db_set_winner(db, &g, &b, "k", 1, 1, NULL) == -1);
     fa_db_close(db);
   }
   if (geteuid() != 0) {
@@ -595,9 +596,9 @@ static void test_lookup(void) {
   fa_bucket bbh = bucket(FA_DTYPE_BF16, 128, 8, 1000, 8, 8, 1);  /* bh 64: missing */
   fa_bucket fp = bucket(FA_DTYPE_FP16, 128, 2, 1000, 8, 8, 1);   /* another exact part */
   fa_bucket gqa = bucket(FA_DTYPE_BF16, 128, 2, 1000, 8, 2, 1);  /* another exact part */
-  CHECK(fa_db_set_winner(db, &h100, &b1k, "K1K", 1.0, 300) == 0);
-  CHECK(fa_db_set_winner(db, &h100, &b8k, "K8K", 9.0, 320) == 0);
-  CHECK(fa_db_set_winner(db, &h100, &gqa, "KGQA", 1.0, 200) == 0);
+  CHECK(fa_db_set_winner(db, &h100, &b1k, "K1K", 1.0, 300, NULL) == 0);
+  CHECK(fa_db_set_winner(db, &h100, &b8k, "K8K", 9.0, 320, NULL) == 0);
+  CHECK(fa_db_set_winner(db, &h100, &gqa, "KGQA", 1.0, 200, NULL) == 0);
 
   /* Exact. */
   key[0] = why[0] = 0;
@@ -662,16 +663,16 @@ static void test_lookup(void) {
   CHECK(fa_db_each_winner(db, &other, collect_fn, &c) == 0 && c.n == 0);
 
   /* Another GPU's winners are its own. */
-  CHECK(fa_db_set_winner(db, &other, &b1k, "KA100", 2.0, 150) == 0);
+  CHECK(fa_db_set_winner(db, &other, &b1k, "KA100", 2.0, 150, NULL) == 0);
   CHECK(fa_db_lookup(db, &other, &b1k, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "KA100") == 0);
   CHECK(fa_db_lookup(db, &h100, &b1k, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "K1K") == 0);
   memset(&c, 0, sizeof c);
   CHECK(fa_db_each_winner(db, &h100, collect_fn, &c) == 3);
 
   /* Measurements. */
-  CHECK(fa_db_add_measurement(db, &h100, &b1k, "K1K", "B2 T1000", 1.0, 0.01, 20, 300) == 0);
-  CHECK(fa_db_add_measurement(db, &h100, &b1k, "K_OTHER", "B2 T1000", 1.5, 0.02, 20, 200) == 0);
-  CHECK(fa_db_add_measurement(db, &h100, &b2k, "K1K", NULL, 2.0, 0.01, 20, 300) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b1k, "K1K", "B2 T1000", 1.0, 0.01, 20, 300, NULL) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b1k, "K_OTHER", "B2 T1000", 1.5, 0.02, 20, 200, NULL) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b2k, "K1K", NULL, 2.0, 0.01, 20, 300, NULL) == 0);
   CHECK(sql_int(p, "SELECT count(*) FROM measurements") == 3);
   CHECK(sql_int(p, "SELECT reps FROM measurements WHERE variant='K_OTHER'") == 20);
   char t[128];
@@ -688,7 +689,7 @@ static void test_lookup(void) {
 
   /* set_winner twice replaces. */
   CHECK(sql_int(p, "SELECT count(*) FROM winners") == 4);
-  CHECK(fa_db_set_winner(db, &h100, &b1k, "K1K_B", 0.9, 330) == 0);
+  CHECK(fa_db_set_winner(db, &h100, &b1k, "K1K_B", 0.9, 330, NULL) == 0);
   CHECK(sql_int(p, "SELECT count(*) FROM winners") == 4);
   CHECK(fa_db_lookup(db, &h100, &b1k, key, sizeof key, why, sizeof why) == 1);
   CHECKM(strcmp(key, "K1K_B") == 0, "%s", key);
@@ -704,14 +705,14 @@ static void test_lookup(void) {
   CHECKM(db != NULL, "%s", why);
   CHECK(fa_db_lookup(db, &h100, &b1k, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "K1K_B") == 0);
   CHECK(fa_db_has_winner(db, &h100, &b8k) == 1);
-  CHECK(fa_db_set_winner(db, &h100, &b1k, "NO", 1, 1) == -1);
+  CHECK(fa_db_set_winner(db, &h100, &b1k, "NO", 1, 1, NULL) == -1);
   fa_db_close(db);
   sql_text(p, "PRAGMA integrity_check", t, sizeof t);
   CHECK(strcmp(t, "ok") == 0);
 
   /* Writes to NULL fail cleanly. */
-  CHECK(fa_db_set_winner(NULL, &h100, &b1k, "K", 1, 1) == -1);
-  CHECK(fa_db_add_measurement(NULL, &h100, &b1k, "K", "s", 1, 0, 1, 1) == -1);
+  CHECK(fa_db_set_winner(NULL, &h100, &b1k, "K", 1, 1, NULL) == -1);
+  CHECK(fa_db_add_measurement(NULL, &h100, &b1k, "K", "s", 1, 0, 1, 1, NULL) == -1);
   CHECK(fa_db_each_winner(NULL, &h100, collect_fn, &c) == 0);
 
   /* vacuum_into makes a standalone copy that opens read-only. */
@@ -732,8 +733,58 @@ static void set1(const char *path, const fa_db_gpu *g, const fa_bucket *b, const
   char why[4096];
   fa_db *db = fa_db_open(path, 1, why, sizeof why);
   CHECKM(db != NULL, "%s", why);
-  CHECK(db && fa_db_set_winner(db, g, b, key, 1.0, 100) == 0);
+  CHECK(db && fa_db_set_winner(db, g, b, key, 1.0, 100, NULL) == 0);
   fa_db_close(db);
+}
+
+/* Schema 1 (fa before kernel text hashes): read as it is read-only, migrated
+** read-write with its rows; texts round-trip through writes and lookups. */
+static void test_text(void) {
+  char dir[512], p[1024], why[4096], key[160], text[32];
+  tmpdir(dir, sizeof dir, "text");
+  join(p, sizeof p, dir, "v1.db");
+  CHECK(sql_exec(p,
+                 "CREATE TABLE gpus(id INTEGER PRIMARY KEY, name TEXT NOT NULL, arch INTEGER NOT NULL,"
+                 " sm_count INTEGER, driver INTEGER, nvrtc INTEGER, fa_version TEXT NOT NULL,"
+                 " UNIQUE(name, arch, driver, nvrtc, fa_version));"
+                 "CREATE TABLE buckets(id INTEGER PRIMARY KEY, exact TEXT NOT NULL, tq INTEGER NOT NULL,"
+                 " tk INTEGER NOT NULL, bh INTEGER NOT NULL, UNIQUE(exact, tq, tk, bh));"
+                 "CREATE TABLE measurements(id INTEGER PRIMARY KEY, gpu_id INTEGER NOT NULL REFERENCES gpus,"
+                 " bucket_id INTEGER NOT NULL REFERENCES buckets, variant TEXT NOT NULL, shape TEXT, median_ms REAL,"
+                 " spread REAL, reps INTEGER, tflops REAL, at TEXT NOT NULL);"
+                 "CREATE TABLE winners(gpu_id INTEGER NOT NULL REFERENCES gpus,"
+                 " bucket_id INTEGER NOT NULL REFERENCES buckets, variant TEXT NOT NULL, median_ms REAL, tflops REAL,"
+                 " at TEXT NOT NULL, PRIMARY KEY(gpu_id, bucket_id));"
+                 "INSERT INTO gpus VALUES(1, 'NVIDIA H100 80GB HBM3', 90, 132, 13000, 13000, '0.1.0');"
+                 "INSERT INTO buckets VALUES(1, 'bf16_d128_g1_causal', 1024, 1024, 8);"
+                 "INSERT INTO winners VALUES(1, 1, 'OLD', 1.0, 100, '2026-11-25T00:00:00Z');"
+                 "PRAGMA user_version = 1;") == 0);
+  fa_db_gpu g = gpu_of(H100, 90);
+  fa_bucket b = bucket(FA_DTYPE_BF16, 128, 1, 1000, 8, 8, 1);
+  fa_db_layers l;
+  fa_db_layers_open(&l, p, "/nonexistent/user.db", NULL);
+  strcpy(text, "x");
+  CHECKM(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, text, sizeof text) == 1 &&
+             strcmp(key, "OLD") == 0 && text[0] == 0, "read-only schema 1: %s / '%s' (%s)", key, text, l.describe);
+  fa_db_layers_close(&l);
+  CHECK(sql_int(p, "PRAGMA user_version") == 1);  /* read-only: left as it was */
+  fa_db *db = fa_db_open(p, 1, why, sizeof why);
+  CHECKM(db != NULL, "%s", why);
+  fa_db_close(db);
+  check_schema(p);
+  CHECK(has_table(p, "variants") && sql_int(p, "SELECT count(*) FROM winners WHERE variant = 'OLD'") == 1);
+  /* A text written is a text read, and the variants table keeps each (key, text) once. */
+  db = fa_db_open(p, 1, why, sizeof why);
+  CHECK(db && fa_db_add_measurement(db, &g, &b, "NEW", "s", 1.0, 0, 10, 100, "00000000000000aa") == 0);
+  CHECK(db && fa_db_add_measurement(db, &g, &b, "NEW", "s", 0.9, 0, 30, 110, "00000000000000aa") == 0);
+  CHECK(db && fa_db_set_winner(db, &g, &b, "NEW", 0.9, 110, "00000000000000aa") == 0);
+  fa_db_close(db);
+  CHECK(sql_int(p, "SELECT count(*) FROM variants WHERE key = 'NEW'") == 1);
+  CHECK(sql_int(p, "SELECT count(*) FROM measurements WHERE text_hash = '00000000000000aa'") == 2);
+  fa_db_layers_open(&l, p, "/nonexistent/user.db", NULL);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, text, sizeof text) == 1 &&
+        strcmp(key, "NEW") == 0 && strcmp(text, "00000000000000aa") == 0);
+  fa_db_layers_close(&l);
 }
 
 static void test_layers(void) {
@@ -753,10 +804,10 @@ static void test_layers(void) {
   fa_db_layers_open(&l, ship, user, NULL);
   CHECK(l.user != NULL && l.shipped != NULL);
   CHECKM(contains(l.describe, ship) && contains(l.describe, user), "%s", l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "USER") == 0, "%s", key);
   CHECKM(contains(why, user) && contains(why, "exact"), "%s", why);
-  CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "SHIPPED_FP16") == 0 && contains(why, ship), "%s %s", key, why);
   /* Walking the winners (fa-tune export): each bucket once, the user's row where both have one. */
   struct collect c;
@@ -769,7 +820,7 @@ static void test_layers(void) {
   }
   CHECKM(got == 3, "layered winners: %d (%s, %s)", got, c.keys[0], c.keys[1]);
   fa_db_gpu other = gpu_of("NVIDIA A100-SXM4-80GB", 80);
-  CHECK(fa_db_layers_lookup(&l, &other, &b, key, sizeof key, why, sizeof why) == 0);
+  CHECK(fa_db_layers_lookup(&l, &other, &b, key, sizeof key, why, sizeof why, NULL, 0) == 0);
   fa_db_layers_close(&l);
   CHECK(l.user == NULL && l.shipped == NULL);
   fa_db_layers_close(&l); /* twice is harmless */
@@ -779,7 +830,7 @@ static void test_layers(void) {
   CHECK(l.user == NULL && l.shipped != NULL);
   CHECKM(contains(l.describe, ship) && contains(l.describe, missing) && contains(l.describe, "not found"), "%s",
          l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "SHIPPED") == 0 && contains(why, "exact"), "%s %s", key, why);
   fa_db_layers_close(&l);
   CHECK(!exists(missing)); /* layers open read-only: nothing created */
@@ -792,21 +843,21 @@ static void test_layers(void) {
   CHECK(l.user == NULL && l.shipped != NULL);
   CHECKM(contains(l.describe, bad) && contains(l.describe, ship) && contains(l.describe, "not a database"), "%s",
          l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "SHIPPED") == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "SHIPPED") == 0);
   fa_db_layers_close(&l);
 
   /* A corrupt shipped file: the user layer still serves. */
   fa_db_layers_open(&l, bad, user, NULL);
   CHECK(l.user != NULL && l.shipped == NULL);
   CHECKM(contains(l.describe, bad) && contains(l.describe, user), "%s", l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "USER") == 0);
-  CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why) == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "USER") == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why, NULL, 0) == 0);
   fa_db_layers_close(&l);
 
   /* Neither usable: lookups miss, nothing crashes. */
   fa_db_layers_open(&l, bad, missing, NULL);
   CHECK(l.user == NULL && l.shipped == NULL);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 0);
   fa_db_layers_close(&l);
 
   /* An export directory's tuning.db is a layer between the user's and the shipped. */
@@ -819,18 +870,18 @@ static void test_layers(void) {
   fa_db_layers_open(&l, ship, user, exdir);
   CHECK(l.user && l.exported && l.shipped);
   CHECKM(contains(l.describe, exdb) && contains(l.describe, user) && contains(l.describe, ship), "%s", l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "USER") == 0);
-  CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "USER") == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &only_ship, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "EXPORTED_FP16") == 0 && contains(why, exdb), "%s %s", key, why);
   fa_db_layers_close(&l);
   CHECK(l.exported == NULL);
   fa_db_layers_open(&l, ship, missing, exdir);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "EXPORTED") == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "EXPORTED") == 0);
   fa_db_layers_close(&l);
   fa_db_layers_open(&l, ship, missing, dir); /* no tuning.db there: skipped with a reason */
   CHECK(l.exported == NULL && l.shipped != NULL);
   CHECKM(contains(l.describe, "export") && contains(l.describe, "not found"), "%s", l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "SHIPPED") == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "SHIPPED") == 0);
   fa_db_layers_close(&l);
 
   /* The user path: explicit, else $FA_TUNING_DB, else $XDG_DATA_HOME, else $HOME. */
@@ -844,7 +895,7 @@ static void test_layers(void) {
   fa_db_layers_open(&l, ship, NULL, NULL);
   CHECK(l.user != NULL);
   CHECKM(contains(l.describe, user), "%s", l.describe);
-  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "USER") == 0);
+  CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "USER") == 0);
   fa_db_layers_close(&l);
   unsetenv("FA_TUNING_DB");
   setenv("XDG_DATA_HOME", "/xdg", 1);
@@ -882,7 +933,7 @@ static int writer_child(const char *path, int c) {
     fa_bucket b = bucket(FA_DTYPE_BF16, 128, 1, 1000, 8, 8, 1);
     char shape[64];
     snprintf(shape, sizeof shape, "writer %d row %d", c, i);
-    if (fa_db_add_measurement(db, &g, &b, "fwd_k", shape, 1.0 + i, 0.01, 10, 100) != 0) {
+    if (fa_db_add_measurement(db, &g, &b, "fwd_k", shape, 1.0 + i, 0.01, 10, 100, NULL) != 0) {
       fprintf(stderr, "  writer %d: measurement %d: %s\n", c, i, fa_db_errmsg(db));
       bad++;
     }
@@ -895,7 +946,7 @@ static int writer_child(const char *path, int c) {
       w.bh = 16;
       char k[64];
       snprintf(k, sizeof k, "win_%d_%d", c, i / 4);
-      if (fa_db_set_winner(db, &g, &w, k, 1.0, 100) != 0) {
+      if (fa_db_set_winner(db, &g, &w, k, 1.0, 100, NULL) != 0) {
         fprintf(stderr, "  writer %d: winner %d: %s\n", c, i / 4, fa_db_errmsg(db));
         bad++;
       }
@@ -985,7 +1036,7 @@ static void test_concurrent_create(void) {
         }
         fa_db_gpu g = gpu_of(H100, 90);
         fa_bucket b = bucket(FA_DTYPE_BF16, 128, 1, 1000, 8, 8, 1);
-        int bad = fa_db_add_measurement(db, &g, &b, "k", "s", 1, 0, 1, 1) != 0;
+        int bad = fa_db_add_measurement(db, &g, &b, "k", "s", 1, 0, 1, 1, NULL) != 0;
         fa_db_close(db);
         _exit(bad ? 2 : 0);
       }
@@ -1020,8 +1071,8 @@ static void test_kill(void) {
     for (long i = 0;; ++i) {
       fa_bucket b = bucket(FA_DTYPE_BF16, 128, 1, 1 + (int)(i % 5000), 8, 8, 1);
       snprintf(shape, sizeof shape, "row %ld", i);
-      fa_db_add_measurement(db, &g, &b, "fwd_k", shape, 1.0, 0.0, 1, 1.0);
-      if (i % 7 == 0) fa_db_set_winner(db, &g, &b, shape, 1.0, 1.0);
+      fa_db_add_measurement(db, &g, &b, "fwd_k", shape, 1.0, 0.0, 1, 1.0, NULL);
+      if (i % 7 == 0) fa_db_set_winner(db, &g, &b, shape, 1.0, 1.0, NULL);
       if (i == 0) {
         char c = 'w';
         if (write(fd[1], &c, 1) != 1) _exit(2);
@@ -1049,7 +1100,7 @@ static void test_kill(void) {
   fa_db_close(db);
   db = fa_db_open(p, 1, why, sizeof why);
   CHECKM(db != NULL, "read-write after kill: %s", why);
-  CHECK(db && fa_db_add_measurement(db, &g, &b, "after", "after kill", 1, 0, 1, 1) == 0);
+  CHECK(db && fa_db_add_measurement(db, &g, &b, "after", "after kill", 1, 0, 1, 1, NULL) == 0);
   fa_db_close(db);
   db = fa_db_open(p, 0, why, sizeof why);
   CHECKM(db != NULL, "read-only after kill: %s", why);
@@ -1125,8 +1176,35 @@ static void test_api(void) {
     CHECKM(contains(fa_plan_describe(plan), "tuned: exact"), "%s", fa_plan_describe(plan));
     CHECKM(contains(fa_plan_describe(plan), user), "%s", fa_plan_describe(plan));
     CHECKM(strcmp(fa_plan_variant(plan), WIN) == 0, "%s", fa_plan_variant(plan));
+    CHECKM(contains(fa_plan_describe(plan), "kernel text not recorded"), "%s", fa_plan_describe(plan));
   }
   fa_plan_destroy(plan);
+  /* The winner's kernel text hash: another text is said, the same one is not. */
+  {
+    fa_gen *gen = NULL;
+    char now[32] = "";
+    CHECK(fa_gen_open(NULL, &gen) == FA_OK && fa_gen_text_hash(NULL, gen, WIN, now, sizeof now) == FA_OK &&
+          strlen(now) == 16);
+    fa_gen_close(gen);
+    const char *texts[2] = {"0123456789abcdef", now};
+    for (int i = 0; i < 2; ++i) {
+      fa_db *db = fa_db_open(user, 1, nvwhy, sizeof nvwhy);
+      CHECK(db && fa_db_set_winner(db, &g, &causal1k, WIN, 1.0, 100, texts[i]) == 0);
+      fa_db_close(db);
+      fa_context *c2 = NULL;
+      CHECK(fa_context_create(&o, &c2) == FA_OK);
+      plan = NULL;
+      if (c2 && plan_for(c2, FA_DTYPE_BF16, 128, 1000, 1, &plan) == FA_OK) {
+        const char *d = fa_plan_describe(plan);
+        CHECKM(strcmp(fa_plan_variant(plan), WIN) == 0 && !contains(d, "not recorded") &&
+                   contains(d, "timed with another kernel text") == (i == 0) && (i > 0 || contains(d, now)),
+               "%s", d);
+      }
+      fa_plan_destroy(plan);
+      fa_context_destroy(c2);
+    }
+    set1(user, &g, &causal1k, WIN);  /* as the checks below expect */
+  }
 
   /* A nearby bucket (T 3000 -> 4096): the nearest winner. */
   plan = NULL;
@@ -1231,12 +1309,12 @@ static void test_measurements(void) {
   fa_db_bucket_bwd(&bb);
   CHECK(!strncmp(bb.exact, "bwd_", 4) && !strcmp(bb.exact + 4, b.exact) && bb.tq == b.tq);
   CHECK(fa_db_winner_ms(db, &h100, &b) < 0);
-  CHECK(fa_db_add_measurement(db, &h100, &b, "V1", "s", 2.0, 0, 10, 100) == 0);
-  CHECK(fa_db_add_measurement(db, &h100, &b, "V2", "s", 3.0, 0, 10, 100) == 0);
-  CHECK(fa_db_add_measurement(db, &h100, &b, "V1", "s", 1.5, 0, 30, 100) == 0);  /* re-timed leader */
-  CHECK(fa_db_add_measurement(db, &h100, &b, "V3", "other", 0.5, 0, 10, 100) == 0);
-  CHECK(fa_db_add_measurement(db, &h100, &bb, "V3", "s", 7.0, 0, 5, 100) == 0);
-  CHECK(fa_db_set_winner(db, &h100, &b, "V1", 1.5, 100) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V1", "s", 2.0, 0, 10, 100, NULL) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V2", "s", 3.0, 0, 10, 100, NULL) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V1", "s", 1.5, 0, 30, 100, NULL) == 0);  /* re-timed leader */
+  CHECK(fa_db_add_measurement(db, &h100, &b, "V3", "other", 0.5, 0, 10, 100, NULL) == 0);
+  CHECK(fa_db_add_measurement(db, &h100, &bb, "V3", "s", 7.0, 0, 5, 100, NULL) == 0);
+  CHECK(fa_db_set_winner(db, &h100, &b, "V1", 1.5, 100, NULL) == 0);
   nmeas = 0;
   CHECK(fa_db_each_measurement(db, &h100, &b, "s", on_meas, NULL) == 3 && nmeas == 3);
   CHECK(last_ms[1] == 1.5 && last_ms[2] == 3.0);
@@ -1265,26 +1343,26 @@ static void test_other_model(void) {
 
   fa_db_layers l;
   fa_db_layers_open(&l, ship, user, NULL);
-  CHECK(fa_db_layers_lookup(&l, &h200, &b1k, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &h200, &b1k, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "H100_2K") == 0, "%s", key);
   CHECKM(contains(why, H100) && contains(why, "another GPU of this architecture") && contains(why, "NVIDIA H200") &&
              contains(why, "nearest"),
          "%s", why);
   /* Another model's row in the user layer serves where no layer has this model's. */
-  CHECK(fa_db_layers_lookup(&l, &h200, &fp, key, sizeof key, why, sizeof why) == 1 && strcmp(key, "USER_H100_FP16") == 0);
+  CHECK(fa_db_layers_lookup(&l, &h200, &fp, key, sizeof key, why, sizeof why, NULL, 0) == 1 && strcmp(key, "USER_H100_FP16") == 0);
   /* The single-layer lookup stays with this model. */
   CHECK(fa_db_lookup(l.shipped, &h200, &b1k, key, sizeof key, why, sizeof why) == 0);
   /* Another architecture never matches. */
-  CHECK(fa_db_layers_lookup(&l, &a100, &b1k, key, sizeof key, why, sizeof why) == 0);
+  CHECK(fa_db_layers_lookup(&l, &a100, &b1k, key, sizeof key, why, sizeof why, NULL, 0) == 0);
   fa_db_layers_close(&l);
 
   /* A row of this model in the shipped layer beats another model's in the user layer. */
   set1(ship, &h200, &fp, "SHIPPED_H200_FP16");
   fa_db_layers_open(&l, ship, user, NULL);
-  CHECK(fa_db_layers_lookup(&l, &h200, &fp, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &h200, &fp, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "SHIPPED_H200_FP16") == 0 && !contains(why, "another GPU"), "%s %s", key, why);
   /* This model's own rows, in its own words. */
-  CHECK(fa_db_layers_lookup(&l, &h100, &b1k, key, sizeof key, why, sizeof why) == 1);
+  CHECK(fa_db_layers_lookup(&l, &h100, &b1k, key, sizeof key, why, sizeof why, NULL, 0) == 1);
   CHECKM(strcmp(key, "H100_2K") == 0 && !contains(why, "another GPU"), "%s %s", key, why);
   fa_db_layers_close(&l);
 }
@@ -1298,6 +1376,7 @@ int main(void) {
       {"bucket", test_bucket},
       {"lookup", test_lookup},
       {"layers", test_layers},
+      {"text", test_text},
       {"other_model", test_other_model},
       {"concurrent", test_concurrent},
       {"concurrent_create", test_concurrent_create},

@@ -26,7 +26,9 @@ typedef struct export_state {
 
 static void export_one(const char *variant, const fa_bucket *b, void *arg) {
   export_state *e = arg;
-  fa_db_set_winner(e->out_db, &e->ctx->gpu, b, variant, 0, 0);
+  char text[32];
+  fa_db_set_winner(e->out_db, &e->ctx->gpu, b, variant, 0, 0,
+                   fa_gen_text_hash(NULL, e->gen, variant, text, sizeof text) == FA_OK ? text : NULL);
   fprintf(e->manifest, "winner %s %s %d %d %d\n", variant, b->exact, b->tq, b->tk, b->bh);
   for (int i = 0; i < e->nseen; ++i)
     if (!strcmp(e->seen[i], variant)) return;

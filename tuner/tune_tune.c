@@ -45,6 +45,11 @@ static int cmp_result(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The hash of key's kernel text that its database rows carry (NULL: none formed). */
+static const char *text_of(fa_gen *gen, const char *key, char text[32]) {
+  return fa_gen_text_hash(NULL, gen, key, text, 32) == FA_OK ? text : NULL;
+}
+
 /* Largest |fa - unfused| / (1 + |unfused|) over the output; NaN counts as
 ** infinite. Both round to 16 bits, so they differ by up to ~1e-2 (the
 ** unfused side rounds scores and P too); a wrong kernel differs by O(1). */
@@ -85,6 +90,7 @@ static void check_shape_of(const tune_shape *s, tune_shape *c, int cap) {
 
 static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s, char **keys, int nkeys,
                           CUdeviceptr flush, double *speed_tuned, result *all, int *nall) {
+  char text[32];
   tune_data d, cd;
   tune_shape cs;
   const fa_problem *p = &s->p;
@@ -129,7 +135,8 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
       if (ms > 0) {
         snprintf(res[nres].key, sizeof res[nres].key, "%s", keys[k]);
         res[nres++].ms = ms;
-        fa_db_add_measurement(db, &ctx->gpu, &b, keys[k], s->name, ms, 0, QUICK_REPS, work / ms / 1e9);
+        fa_db_add_measurement(db, &ctx->gpu, &b, keys[k], s->name, ms, 0, QUICK_REPS, work / ms / 1e9,
+                              text_of(gen, keys[k], text));
       }
     }
     fa_plan_destroy(plan);
@@ -149,12 +156,13 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     float ms = tune_time_plan(plan, &a, NULL, flush, &(tune_timing){FINAL_REPS, 0, 0});
     if (ms > 0) {
       res[i].ms = ms;
-      fa_db_add_measurement(db, &ctx->gpu, &b, res[i].key, s->name, ms, 0, FINAL_REPS, work / ms / 1e9);
+      fa_db_add_measurement(db, &ctx->gpu, &b, res[i].key, s->name, ms, 0, FINAL_REPS, work / ms / 1e9,
+                            text_of(gen, res[i].key, text));
     }
     fa_plan_destroy(plan);
   }
   qsort(res, (size_t)(nres < LEADERS ? nres : LEADERS), sizeof *res, cmp_result);
-  fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9);
+  fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9, text_of(gen, res[0].key, text));
   *speed_tuned = res[0].ms;
   for (int i = 0; i < nres; ++i) all[(*nall)++] = res[i];
   tune_data_free(&d);
@@ -167,6 +175,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
 ** timed as forward + backward, the winner in the shape's "bwd_" bucket. */
 static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_shape *s0, char **keys, int nkeys,
                           CUdeviceptr flush, double *speed_tuned, result *all, int *nall) {
+  char text[32];
   tune_shape s = *s0, cs;
   s.p.features |= FA_FEAT_LSE;
   check_shape_of(&s, &cs, 1024);  /* the unfused backward keeps [Hq, Tq, Tk] scores */
@@ -219,14 +228,14 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
       const float ms = tune_time_plan(plan, &a, &ba, flush, &(tune_timing){reps, 0, 0});
       fa_plan_destroy(plan);
       if (ms <= 0) continue;
-      fa_db_add_measurement(db, &ctx->gpu, &b, key, s.name, ms, 0, reps, work / ms / 1e9);
+      fa_db_add_measurement(db, &ctx->gpu, &b, key, s.name, ms, 0, reps, work / ms / 1e9, text_of(gen, key, text));
       if (pass) res[k].ms = ms;
       else { snprintf(res[nres].key, sizeof res[nres].key, "%.159s", key); res[nres++].ms = ms; }
     }
     if (!nres) goto done;
     qsort(res, (size_t)(pass ? (nres < LEADERS ? nres : LEADERS) : nres), sizeof *res, cmp_result);
   }
-  fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9);
+  fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9, text_of(gen, res[0].key, text));
   *speed_tuned = res[0].ms;
   for (int i = 0; i < nres; ++i) all[(*nall)++] = res[i];
   rc = 0;
