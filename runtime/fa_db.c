@@ -514,6 +514,27 @@ int fa_db_each_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, 
   return n;
 }
 
+int fa_db_winner_of(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size, char *text,
+                    size_t text_size) {
+  if (!db) return 0;
+  char sql[384];
+  snprintf(sql, sizeof sql,
+           "SELECT w.variant, %s FROM winners w JOIN gpus g ON g.id=w.gpu_id JOIN buckets bk ON bk.id=w.bucket_id"
+           BUCKET_WHERE, db->schema >= 2 ? "w.text_hash" : "NULL");
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK) {
+    bind_gpu_bucket(st, gpu, b);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      found = 1;
+      snprintf(key, key_size, "%s", (const char *)sqlite3_column_text(st, 0));
+      snprintf(text, text_size, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
+    }
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
 double fa_db_winner_ms(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b) {
   if (!db) return -1;
   sqlite3_stmt *st;

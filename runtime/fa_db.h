@@ -85,6 +85,10 @@ int fa_db_each_winner(fa_db *db, const fa_db_gpu *gpu,
 ** tuning run reads the shapes it skips from here. */
 int fa_db_each_measurement(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, const char *shape,
                            void (*fn)(const char *variant, double median_ms, void *arg), void *arg);
+/* The exact bucket's winner on gpu (this fa version) and the hash of the
+** kernel text it was timed with ("" if none recorded). Returns 1 if found. */
+int fa_db_winner_of(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, char *key, size_t key_size, char *text,
+                    size_t text_size);
 /* The winner's median milliseconds in a bucket, or -1. */
 double fa_db_winner_ms(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b);
 /* Copies the database into a compact single file (VACUUM INTO), e.g. to ship it. */

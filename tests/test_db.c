@@ -785,6 +785,13 @@ static void test_text(void) {
   CHECK(fa_db_layers_lookup(&l, &g, &b, key, sizeof key, why, sizeof why, text, sizeof text) == 1 &&
         strcmp(key, "NEW") == 0 && strcmp(text, "00000000000000aa") == 0);
   fa_db_layers_close(&l);
+  /* The exact bucket's winner with its text (what a resumed tuning run compares). */
+  db = fa_db_open(p, 0, why, sizeof why);
+  CHECK(db && fa_db_winner_of(db, &g, &b, key, sizeof key, text, sizeof text) == 1 && strcmp(key, "NEW") == 0 &&
+        strcmp(text, "00000000000000aa") == 0);
+  fa_bucket other = bucket(FA_DTYPE_BF16, 128, 1, 4000, 8, 8, 1);
+  CHECK(db && fa_db_winner_of(db, &g, &other, key, sizeof key, text, sizeof text) == 0);
+  fa_db_close(db);
 }
 
 static void test_layers(void) {

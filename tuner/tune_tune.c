@@ -50,6 +50,15 @@ static const char *text_of(fa_gen *gen, const char *key, char text[32]) {
   return fa_gen_text_hash(NULL, gen, key, text, 32) == FA_OK ? text : NULL;
 }
 
+/* Whether bucket b already has a winner to resume past: one whose recorded
+** kernel text is this fa's (a winner timed with another text is tuned again;
+** one with no text recorded, from schema 1, is kept). */
+static int winner_current(fa_db *db, const fa_db_gpu *gpu, const fa_bucket *b, fa_gen *gen) {
+  char key[160], text[32], now[32];
+  if (!fa_db_winner_of(db, gpu, b, key, sizeof key, text, sizeof text)) return 0;
+  return !text[0] || !text_of(gen, key, now) || strcmp(text, now) == 0;
+}
+
 /* Largest |fa - unfused| / (1 + |unfused|) over the output; NaN counts as
 ** infinite. Both round to 16 bits, so they differ by up to ~1e-2 (the
 ** unfused side rounds scores and P too); a wrong kernel differs by O(1). */
@@ -536,8 +545,8 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     fa_bucket bb = b;
     fa_db_bucket_bwd(&bb);
     snprintf(stb[i].exact, sizeof stb[i].exact, "%s", bb.exact);
-    const int need_fwd = !fa_db_has_winner(db, &ctx->gpu, &b);
-    const int need_bwd = o.bwd && !fa_db_has_winner(db, &ctx->gpu, &bb);
+    const int need_fwd = !winner_current(db, &ctx->gpu, &b, gen);
+    const int need_bwd = o.bwd && !winner_current(db, &ctx->gpu, &bb, gen);
     if (!need_fwd) times_from_db(db, &ctx->gpu, &b, shapes[i].name, &st[i]);
     if (o.bwd && !need_bwd) times_from_db(db, &ctx->gpu, &bb, shapes[i].name, &stb[i]);
     if (!need_fwd && !need_bwd) { skipped++; continue; }
