@@ -5,6 +5,10 @@
 // from registers), the online softmax in exp2 in between. Registers move from
 // the producer to the consumers (setmaxnreg). Masks, tile skipping, split-KV
 // and the epilogue follow fwd_sm80.cu. Slots are filled by gen/fa_gen.lua.
+// With PERSIST a grid of one CTA per SM slot walks the work items in the
+// plain grid's order: the producer loads the next item's Q, K and V while the
+// consumers finish this one, and O goes from registers straight to global
+// memory (the Q buffer already holds the next item's rows).
 
 constexpr int D = ${D};            // head_dim
 constexpr int BM = ${BM};          // query rows per CTA (after GQA packing), 64 per consumer warpgroup
@@ -20,7 +24,7 @@ constexpr int REG_PRODUCER = ${REG_PRODUCER};  // setmaxnreg targets
 constexpr int REG_CONSUMER = ${REG_CONSUMER};
 constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the tensor cores
 constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
-constexpr bool PERSIST = ${PERSIST};
+constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
