@@ -26,6 +26,13 @@
 #          that starts as the shipped tuning.db (its H100 rows stay), shipped compact as
 #          $OUT tuning.db; then the winners exported and run with NVRTC made unavailable, the
 #          tuned selection from the shipped file alone, and the host time per call.
+#   prof   the softcap MUFU twins (bench/build_alt.sh: h2, h2e1, h2e2, e1) verified and timed
+#          against this build on softcap shapes, then Nsight Compute on fa's d128 forward
+#          (plain and persistent, S = 2048 and 4096) and cuDNN's on the same shapes, the
+#          warp stalls per SASS line of fa's plain kernel, and the export run without NVRTC.
+#   tma    O stored by TMA (plain grid): smoke, verify every sm90 forward variant, the API tests,
+#          this build against build/fa-tune-notma (bench/build_alt.sh) on the d128 and d256
+#          two-consumer tiles, host time, then the forward grid beside FA2 and cuDNN.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -77,6 +84,66 @@ retune_fwd() {  # $1: an SQL condition on buckets.exact; the H200's forward winn
   cp "$F/tuning.db" tuning.db
 }
 case ${1:-sweep} in
+  tma)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    sm90_checks
+    ab fa-tune seed4 "m128n128_w12_s2_g1" d128 60
+    ab fa-tune-notma seed4 "m128n128_w12_s2_g1" d128n 60
+    ab fa-tune d256 "m128n80_w12_s2_g1" d256 60
+    ab fa-tune-notma d256 "m128n80_w12_s2_g1" d256n 60
+    for t in d128 d256; do
+      echo "== $t: TMA store (B) against 16-byte stores (A), plain grid"
+      python3 bench/variants_ab.py --a '^a:.*_g1$' --b '^b:.*_g1$' "a=$F/ab_${t}n.txt" "b=$F/ab_$t.txt" | tail -22
+      echo "== $t: persistent (B, unchanged) against itself (A): the noise"
+      python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$F/ab_${t}n.txt" "b=$F/ab_$t.txt" | tail -2
+    done > "$F/ab.md"; cat "$F/ab.md"
+    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md" ;;
+  prof)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    SC="--shape 2,8192,8192,32,16,128,causal,softcap=50,scale=0.0833333 --shape 4,8192,8192,8,4,256,causal,softcap=50,scale=0.0625"
+    SC="$SC --shape 4,4096,4096,32,32,128,softcap=50 --shape 1,8192,8192,32,16,128,causal,window=4096,softcap=50,scale=0.0833333"
+    for b in fa-tune fa-tune-h2 fa-tune-h2e1 fa-tune-h2e2 fa-tune-e1; do
+      timeout 60 ./build/$b verify --filter "fwd_sm90 softcap" --quiet > "$F/verify_$b.txt" 2>&1
+      echo "$b verify rc=$? $(tail -1 "$F/verify_$b.txt")"
+      timeout 60 ./build/$b bench $SC --filter fwd_sm90 --all --reps 10 > "$F/ab_$b.txt" 2>&1; stamp "ab $b rc=$?"
+    done
+    for b in h2 h2e1 h2e2 e1; do
+      echo "== $b (B) against this build (A)"
+      python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_fa-tune.txt" "b=$F/ab_fa-tune-$b.txt" | tail -6
+    done > "$F/ab.md"; cat "$F/ab.md"
+    c=$(ls /tmp/fa-cache | grep -m1 "d128_bf16_m128n128_w12_s2_g1_softcap" || true)
+    [ -n "$c" ] && cuobjdump -sass "/tmp/fa-cache/$c" > "$F/sass_softcap.txt" 2>&1; grep -c MUFU "$F/sass_softcap.txt"
+    NCU="ncu --clock-control none --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats"
+    NCU="$NCU --metrics regex:sm__pipe_.*_cycles_active.avg.pct_of_peak_sustained_active,regex:sm__inst_executed_pipe_.*avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active"
+    for sh in "4,2048,2048,32,32,128 m128n128_w12_s2_g1" "4,2048,2048,32,32,128 m128n128_w12_s2_g1_persist" \
+              "4,4096,4096,32,32,128 m128n128_w12_s2_g1" "4,2048,2048,32,32,128,causal m128n128_w12_s2_g1" \
+              "2,8192,8192,32,16,128,causal,softcap=50,scale=0.0833333 m128n128_w12_s2_g2"; do
+      set -- $sh
+      timeout 90 $NCU -k fa_fwd -s 2 -c 1 ./build/fa-tune bench --shape $1 --filter "fwd_sm90_d128_bf16_$2" --reps 1 --rep-ms 0 >> "$F/ncu_fa.txt" 2>&1
+      stamp "ncu fa $sh rc=$?"
+    done
+    cat > /tmp/cudnn.py <<'PY'
+import torch, torch.nn.functional as F
+from torch.nn.attention import sdpa_kernel, SDPBackend
+for S, causal in ((2048, False), (4096, False), (2048, True)):
+    q = torch.randn(4, 32, S, 128, device="cuda", dtype=torch.bfloat16); k = torch.randn_like(q); v = torch.randn_like(q)
+    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+        for _ in range(3): F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    torch.cuda.synchronize()
+PY
+    timeout 150 $NCU -k "regex:cudnn|fmha|flash|sdpa|fprop" -c 9 python3 /tmp/cudnn.py > "$F/ncu_cudnn.txt" 2>&1; stamp "ncu cudnn rc=$?"
+    grep -E "^  [a-z_]+.*\(|Duration|Compute \(SM\) Throughput|Grid Size|Block Size|Registers Per|Shared Memory Per Block|Warp Cycles Per Issued|issue_active|pipe_tensor|pipe_xu|pipe_fma |pipe_alu " "$F/ncu_fa.txt" "$F/ncu_cudnn.txt" | cut -c1-200 | head -150
+    timeout 120 ncu --clock-control none --section SourceCounters --section WarpStateStats --page source --print-source sass --csv -k fa_fwd -s 2 -c 1 \
+      ./build/fa-tune bench --shape 4,2048,2048,32,32,128 --filter fwd_sm90_d128_bf16_m128n128_w12_s2_g1 --reps 1 --rep-ms 0 > "$F/src.csv" 2>&1
+    stamp "ncu source rc=$?"; wc -l "$F/src.csv"
+    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -2 "$F/export.txt"
+    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+      timeout 60 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
+    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -c "kernel from nvrtc" "$F/nonvrtc.txt")" ;;
   pp|ptune)  # ptune: the persistent grid, every forward bucket re-tuned; pp: d256 turns, its d256 buckets
     [ $1 = pp ] && smoke=d256_bf16_m128n80_w12_s2_g8 || smoke=d128_bf16_m128n128_w12_s2_g1_persist
     timeout 40 ./build/fa-tune verify --filter $smoke > "$F/smoke.txt" 2>&1

@@ -24,7 +24,7 @@ for f in args.files:
         if m:
             pend[(tag + ":" if tag else "") + m.group(2)] = float(m.group(3))
             continue
-        if line.startswith("| ") and not line.startswith("| shape") and pend:
+        if line.startswith("| ") and not line.startswith("| shape |") and pend:
             c = [x.strip() for x in line.strip().strip("|").split("|")]
             key = tuple(c[1:7])
             if key not in shapes:

@@ -197,6 +197,16 @@ function S.threads(v) return v.warps * 32 end
 -- d256 tiles keep none: with turns they spilled 32 bytes (ptxas, g2-g8).
 function S.sm90_pingpong(v) return v.warps == 12 and (v.d <= 128 or not v.persist) end
 
+-- Whether an sm90 forward writes O by TMA from the Q buffer (a bulk store per
+-- warpgroup and 64 columns) rather than with 16-byte stores of every thread.
+-- The persistent grid loads the next item's Q into that buffer meanwhile, so
+-- it stores from registers. ptxas (sm_90a, 2026-12-02) spilled 16 bytes with
+-- the TMA store in d64 m192n96 softcap, whose three consumer warpgroups have
+-- 160 registers each: softcap tiles with fewer than 240 keep the 16-byte stores.
+function S.sm90_tma_store(v)
+  return not v.persist and not (v.softcap and S.sm90_consumer_regs(v.warps) < 240)
+end
+
 -- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets
 -- them. setmaxnreg only moves registers within the CTA's allocation at launch
 -- (__launch_bounds__'s cap, a multiple of 8 per thread); an increase beyond it

@@ -242,6 +242,7 @@ fa_status fa_gen_launch(fa_context *ctx, fa_gen *g, const char *key, int arch, f
     out->tma = get_int(L, -2, "tma");
     out->kb_order = get_int(L, -2, "kb_order");
     out->persist = get_int(L, -2, "persist");
+    out->tma_store = get_int(L, -2, "tma_store");
     lua_getfield(L, -2, "dtype");
     strncpy(out->dtype, lua_tostring(L, -1) ? lua_tostring(L, -1) : "", sizeof out->dtype - 1);
     lua_pop(L, 1);

@@ -89,8 +89,10 @@ static CUresult tma_map(const fa_cu *cu, CUtensorMap *map, const void *ptr, int 
 
 /* The sm90 family's tensor maps of a call: Q as [B][Tq][Hq][D] boxes of
 ** (64, G heads, BM/G positions), so packed rows come out position-major;
-** K and V as [B][Hkv][Tk][D] boxes of (64, BN keys). */
-static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[3]) {
+** K and V as [B][Hkv][Tk][D] boxes of (64, BN keys); O as Q, in boxes of one
+** consumer warpgroup's 64 rows, where the kernel stores O by TMA (an encode
+** costs host time: not made where the kernel does not read it). */
+static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[4]) {
   const fa_problem *p = &plan->problem;
   const fa_launch_info *li = &plan->fwd->info;
   const int bf16 = p->dtype == FA_DTYPE_BF16;
@@ -105,6 +107,11 @@ static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fw
   CUresult r = tma_map(ctx->cu, &m[0], a->q, bf16, qd, qs, qb);
   if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[1], a->k, bf16, kd, ks, kb);
   if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[2], a->v, bf16, kd, vs, kb);
+  if (r == CUDA_SUCCESS && li->tma_store) {
+    const int64_t os[3] = { p->o_stride[2], p->o_stride[1], p->o_stride[0] };
+    const uint32_t ob[4] = { 64, (uint32_t)li->g, (uint32_t)(64 / li->g), 1 };
+    r = tma_map(ctx->cu, &m[3], a->o, bf16, qd, os, ob);
+  }
   return r;
 }
 
@@ -135,8 +142,8 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   }
   void *params[] = { &kp, &ws };
   const fa_launch_info *li = &plan->fwd->info;
-  CUtensorMap maps[3];
-  void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &ws };
+  CUtensorMap maps[4];
+  void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &maps[3], &ws };
   CUresult r = li->tma ? tma_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
   if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuTensorMapEncodeTiled");
   r = ctx->cu->cuLaunchKernel(plan->fwd->fn, plan->launch[0], plan->launch[1], plan->launch[2], (unsigned)li->threads,

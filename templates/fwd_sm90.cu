@@ -3,8 +3,9 @@
 // swizzle) that complete on mbarriers; NC consumer warpgroups, 64 query rows
 // each, run S = Q K^T and O += P V as wgmma (Q, K, V from shared memory, P
 // from registers), the online softmax in exp2 in between. Registers move from
-// the producer to the consumers (setmaxnreg). Masks, tile skipping, split-KV
-// and the epilogue follow fwd_sm80.cu. Slots are filled by gen/fa_gen.lua.
+// the producer to the consumers (setmaxnreg). Masks, tile skipping and split-KV
+// follow fwd_sm80.cu; O leaves through the Q buffer by TMA stores (TMA_STORE)
+// or 16-byte stores. Slots are filled by gen/fa_gen.lua.
 // With PERSIST a grid of one CTA per SM slot walks the work items in the
 // plain grid's order: the producer loads the next item's Q, K and V while the
 // consumers finish this one, and O goes from registers straight to global
@@ -25,6 +26,7 @@ constexpr int REG_CONSUMER = ${REG_CONSUMER};
 constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the tensor cores
 constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
 constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
+constexpr bool TMA_STORE = ${TMA_STORE};  // O out of shared memory by TMA (else 16-byte stores)
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -38,7 +40,7 @@ ${WGMMA}
 
 extern "C" __global__ void __launch_bounds__(NT, CTAS_PER_SM)
 fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
-       const __grid_constant__ TmaDesc tv, float *ws) {
+       const __grid_constant__ TmaDesc tv, const __grid_constant__ TmaDesc to, float *ws) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
@@ -162,10 +164,11 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   // Returns whether any lane of the warp needs that rescale.
   auto softmax = [&](float (&sc)[BN / 8][4], int t, float (&corr_v)[2]) -> bool {
     if constexpr (HAS_SOFTCAP) {
+      const float k = -2.f * LOG2E * p.cap_inv;
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) sc[j][e] = p.cap_log2 * tanh_acc(sc[j][e] * p.cap_inv);
+        for (int e = 0; e < 4; ++e) sc[j][e] = softcap_log2(sc[j][e], k, p.cap_log2);
     }
     if (classify(t) == 1) {
       const int n0 = t * BN;
@@ -366,7 +369,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
         } else if (PERSIST) {
           if (pos < p.Tq) *(u32 *)(orow + j * 8 + 2 * t4) = pos < Lq ? pack2(x0, x1) : 0u;
         } else {
-          *(u32 *)(smem + sw128(BM, r, j) + t4 * 4) = pack2(x0, x1);
+          *(u32 *)(smem + sw128(BM, r, j) + t4 * 4) = pos < Lq ? pack2(x0, x1) : 0u;
         }
       }
       if (t4 == 0 && pos < p.Tq) {
@@ -376,6 +379,17 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       }
     }
     if (split_out || PERSIST) continue;
+    if constexpr (TMA_STORE) {  // the warpgroup's 64 rows, one box per 64 columns; TMA drops rows past Tq
+      fence_proxy_async();
+      named_sync(1 + c, 128);
+      if ((tid & 127) == 0) {
+#pragma unroll
+        for (int db = 0; db < D / 64; ++db) tma_store4(to, db * 64, hg * G, (R0 + c * 64) / G, b, qbase + db * BM * 128);
+        bulk_commit();
+        bulk_wait_read();
+      }
+      continue;
+    }
     named_sync(1 + c, 128);
     for (int idx = tid & 127; idx < 64 * DC; idx += 128) {
       const int r = c * 64 + idx / DC, cc = idx % DC;

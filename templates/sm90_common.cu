@@ -34,6 +34,16 @@ __device__ __forceinline__ void tma_load4(u32 dst, const TmaDesc &map, int c0, i
       ::"r"(dst), "l"((u64)&map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
 }
 
+// One box of shared memory out to a 4-d tensor map (rows past the map's
+// extent are not written), as a bulk group: bulk_wait_read then says when
+// the shared memory may be reused or the CTA may exit.
+__device__ __forceinline__ void tma_store4(const TmaDesc &map, int c0, int c1, int c2, int c3, u32 src) {
+  asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%1, %2, %3, %4}], [%5];\n"
+               ::"l"((u64)&map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(src) : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
+
 // Byte offset of 16-byte chunk c of row r in a [rows][cols] tile stored as cols/64
 // column blocks of [rows][64], 128-byte swizzled (TMA's and wgmma's layout).
 __device__ __forceinline__ u32 sw128(int rows, int r, int c) {
@@ -79,3 +89,13 @@ __device__ __forceinline__ void named_arrive(int id, int threads) {
 // the async proxy (wgmma, TMA).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void fence_mbar_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+
+// cap * tanh(s / cap) in log2 units (c2 = cap * log2 e, k = -2 log2 e / cap):
+// with e = 2^(k |s|) in (0, 1], tanh |s/cap| = 2 / (1 + e) - 1. The accuracy
+// of tanh_acc in two fewer instructions. (Three MUFU results per logit, but
+// d128 softcap is not MUFU-bound: on the H200, 2026-12-02, moving the
+// softmax's exp2 to f16 pairs or part of this exp2 to the FMA pipe ran 1-9%
+// slower, docs/PERF.md J.)
+__device__ __forceinline__ float softcap_log2(float s, float k, float c2) {
+  return copysignf(fmaf(fast_rcp(1.f + fast_exp2(fabsf(s) * k)), 2.f * c2, -c2), s);
+}

@@ -24,6 +24,7 @@ typedef struct job {
   int *status;
   double *secs;
   char **errs;
+  const char *out;     /* --out: each cubin written as out/<key>.cubin (for cuobjdump) */
   pthread_mutex_t lock;
 } job;
 
@@ -47,6 +48,13 @@ static void *worker(void *arg) {
     fa_status s = fa_nvrtc_compile(NULL, j->nv, j->keys[i], j->srcs[i], j->arch, NULL, &cubin, &size, &log);
     j->secs[i] = now_s() - t0;
     j->status[i] = s;
+    if (s == FA_OK && j->out) {
+      char path[1024];
+      snprintf(path, sizeof path, "%s/%s.cubin", j->out, j->keys[i]);
+      FILE *f = fopen(path, "wb");
+      if (!f || fwrite(cubin, 1, size, f) != size) fprintf(stderr, "fa-tune compile: cannot write %s\n", path);
+      if (f) fclose(f);
+    }
     if (s == FA_OK) {
       if (fa_nvrtc_resources_all(log, fa_kernel_entries(j->keys[i]), &j->res[i])) j->res[i].registers = -1;
     } else {
@@ -64,12 +72,13 @@ static int parse_arch(const char *s) {
 }
 
 int tune_cmd_compile(int argc, char **argv) {
-  const char *filter = "";
+  const char *filter = "", *out = NULL;
   int arch = 80, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = parse_arch(argv[++i]);
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
     else if (!strcmp(argv[i], "-j") && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); return 2; }
   }
   if (threads < 1) threads = 1;
@@ -100,6 +109,7 @@ int tune_cmd_compile(int argc, char **argv) {
   j.errs = calloc((size_t)j.n + 1, sizeof *j.errs);
   j.arch = arch;
   j.nv = nv;
+  j.out = out;
   pthread_mutex_init(&j.lock, NULL);
   for (int i = 0; i < j.n; ++i)
     if (i < nvar ? fa_gen_emit(NULL, gen, j.keys[i], &j.srcs[i]) || fa_gen_launch(NULL, gen, j.keys[i], arch, &j.info[i])
