@@ -33,6 +33,9 @@
 #   tma    O stored by TMA (plain grid): smoke, verify every sm90 forward variant, the API tests,
 #          this build against build/fa-tune-notma (bench/build_alt.sh) on the d128 and d256
 #          two-consumer tiles, host time, then the forward grid beside FA2 and cuDNN.
+#   epi    stmatrix epilogue, wgmma descriptors by one add, the running max moved only past a
+#          slack of 8: smoke, verify, API tests, this build against build/fa-tune-slack0 (slack
+#          0) and build/fa-tune-tma (the commit before), then the forward grid beside the peers.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -84,6 +87,22 @@ retune_fwd() {  # $1: an SQL condition on buckets.exact; the H200's forward winn
   cp "$F/tuning.db" tuning.db
 }
 case ${1:-sweep} in
+  epi)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    sm90_checks
+    for b in fa-tune fa-tune-slack0 fa-tune-tma; do
+      ab $b seed4 "m128n128_w12_s2_g1" d128_$b 60
+      ab $b d256 "m128n80_w12_s2_g1" d256_$b 60
+    done
+    for t in d128 d256; do for k in '_g1$' '_persist$'; do
+      echo "== $t $k: slack 8 (B) against slack 0 (A)"
+      python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-slack0.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -22
+      echo "== $t $k: stmatrix epilogue (plain grid) and one-add descriptors, slack 0 (B), against the commit before (A)"
+      python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-tma.txt" "b=$F/ab_${t}_fa-tune-slack0.txt" | tail -22
+    done; done > "$F/ab.md"; grep -A2 "^== \|geometric" "$F/ab.md" | grep "==\|geometric"
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md" ;;
   tma)
     timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1

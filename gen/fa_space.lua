@@ -207,6 +207,13 @@ function S.sm90_tma_store(v)
   return not v.persist and not (v.softcap and S.sm90_consumer_regs(v.warps) < 240)
 end
 
+-- How far (in exp2 units) a tile's row max may pass the running max before
+-- the max moves and O is rescaled: 0 rescales on every rise (most tiles of
+-- random data, since any of a warp's 16 rows counts); 8 keeps P below 256
+-- (bf16 and fp16 hold it at their usual relative precision; the fp32 sum is
+-- far from overflow).
+function S.sm90_max_slack(v) return 8 end
+
 -- Consumer registers of an sm90 variant (setmaxnreg), as gen/fa_gen.lua sets
 -- them. setmaxnreg only moves registers within the CTA's allocation at launch
 -- (__launch_bounds__'s cap, a multiple of 8 per thread); an increase beyond it

@@ -27,6 +27,7 @@ constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the
 constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
 constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
 constexpr bool TMA_STORE = ${TMA_STORE};  // O out of shared memory by TMA (else 16-byte stores)
+constexpr float MAX_SLACK = ${MAX_SLACK};  // how far (exp2 units) a tile's max may pass the running max unmoved
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -151,12 +152,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
 
   // S = Q K^T for the tile in buffer kbuf: both operands K-major; a 16-wide
   // k step moves 32 bytes inside the swizzled rows. Issued, not waited for.
+  const u32 qlo = sw128_lo(qbase, 16);
   auto issue_s = [&](float (&sc)[BN / 8][4], u32 kbuf) {
+    const u32 klo = sw128_lo(kbuf, 16);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk)
-      wgmma_s(sc, sw128_desc(qbase + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024),
-              sw128_desc(kbuf + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+      wgmma_s(sc, sw128_desc_lo(qlo + ((kk >> 2) * BM * 128 + (kk & 3) * 32) / 16, 1024),
+              sw128_desc_lo(klo + ((kk >> 2) * BN * 128 + (kk & 3) * 32) / 16, 1024), kk > 0);
     wgmma_commit();
   };
   // Softcap, mask and the online softmax of tile t, in place: sc becomes P
@@ -200,9 +203,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       for (int j = 0; j < BN / 8; ++j) mx = fmaxf(mx, fmaxf(sc[j][h * 2], sc[j][h * 2 + 1]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float base = mx == NEG_INF ? 0.f : mx * mul;
-      const float corr = mx == NEG_INF ? 1.f : fast_exp2(row_max[h] * mul - base);
-      row_max[h] = mx;
+      // The running max moves only when this tile's passes it by more than
+      // MAX_SLACK (both -inf: NaN, no move): P stays below 2^MAX_SLACK, and O is
+      // rescaled (D/2 multiplies per thread) only on such a move.
+      const float old = row_max[h];
+      const bool move = (mx - old) * mul > MAX_SLACK;
+      if (move) row_max[h] = mx;
+      const float base = row_max[h] == NEG_INF ? 0.f : row_max[h] * mul;
+      const float corr = move ? fast_exp2(old * mul - base) : 1.f;
       float sum = 0.f;
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) {
@@ -264,10 +272,10 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   // O += P V from stage s: V is [keys][D], so B is N-major (transposed), its
   // lbo stepping 64-column blocks. Issued, not waited for.
   auto issue_pv = [&](int s) {
-    const u32 vbuf = sV + s * KVBYTES;
+    const u32 vlo = sw128_lo(sV + s * KVBYTES, BN * 128);
     wgmma_fence();
 #pragma unroll
-    for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc(vbuf + kt * 16 * 128, BN * 128, 1024), 1);
+    for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc_lo(vlo + kt * 16 * 128 / 16, 1024), 1);
     wgmma_commit();
   };
   if (PINGPONG && c == 1) named_arrive(3, 256);
@@ -337,10 +345,10 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       ++it;
     }
 
-    // Epilogue: normalise; O out in 16-byte chunks through this warpgroup's own
-    // Q rows (PERSIST: straight from registers, 4 bytes per lane), or (split)
-    // fp32 partials to ws for fa_combine, laid out as in fwd_sm80.cu. Rows with
-    // no visible key give O = 0 and LSE = -inf.
+    // Epilogue: normalise; O out through this warpgroup's own Q rows (PERSIST:
+    // straight from registers, 4 bytes per lane), or (split) fp32 partials to ws
+    // for fa_combine, laid out as in fwd_sm80.cu. Rows with no visible key give
+    // O = 0 and LSE = -inf.
     const bool split_out = p.nsplit > 1;
     if (PERSIST) {  // the item's indices again, rather than live through the loop (d256 spilled)
       int w2 = w;
@@ -349,36 +357,44 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     } else {
       fence_proxy_async();
     }
+    // inv is 0 on rows past Lq and rows with no visible key: their O is 0.
     u16 *ob = p.o + b * p.o_sb;
+    float inv[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float sum = row_sum[h];
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      const float inv = sum > 0.f ? 1.f / sum : 0.f;
-      const int r = wrow + g + h * 8;
-      const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
+      const int R = R0 + wrow + g + h * 8, pos = R / G, hq = hg * G + R % G;
+      const bool live = sum > 0.f && pos < Lq;
+      inv[h] = live ? 1.f / sum : 0.f;
       const i64 row = ((i64)b * p.Hq + hq) * p.Tq + pos;
       float *wo = ws + (row * p.nsplit + split) * D;
       u16 *orow = ob + pos * p.o_ss + hq * p.o_sh;
 #pragma unroll
       for (int j = 0; j < D / 8; ++j) {
-        const float x0 = acc[j][h * 2] * inv, x1 = acc[j][h * 2 + 1] * inv;
+        const float x0 = acc[j][h * 2] * inv[h], x1 = acc[j][h * 2 + 1] * inv[h];
         if (split_out) {
           if (pos < p.Tq) *(float2 *)(wo + j * 8 + 2 * t4) = make_float2(x0, x1);
         } else if (PERSIST) {
-          if (pos < p.Tq) *(u32 *)(orow + j * 8 + 2 * t4) = pos < Lq ? pack2(x0, x1) : 0u;
-        } else {
-          *(u32 *)(smem + sw128(BM, r, j) + t4 * 4) = pos < Lq ? pack2(x0, x1) : 0u;
+          if (pos < p.Tq) *(u32 *)(orow + j * 8 + 2 * t4) = pack2(x0, x1);
         }
       }
       if (t4 == 0 && pos < p.Tq) {
-        const float l = sum > 0.f && pos < Lq ? (row_max[h] * mul + __log2f(sum)) * LN2 : NEG_INF;
+        const float l = live ? (row_max[h] * mul + __log2f(sum)) * LN2 : NEG_INF;
         if (split_out) ws[(i64)p.B * p.Hq * p.Tq * p.nsplit * D + row * p.nsplit + split] = l;
         else if (p.lse) p.lse[row] = l;
       }
     }
     if (split_out || PERSIST) continue;
+    // Into this warpgroup's Q rows, four 8x8 blocks per stmatrix: lanes 8m..8m+7
+    // address rows 8(m & 1).. of column chunk j + (m >> 1).
+    const int m = lane >> 3, rr = wrow + (m & 1) * 8 + (lane & 7);
+#pragma unroll
+    for (int j = 0; j < D / 8; j += 2)
+      stmatrix4(sQ + sw128(BM, rr, j + (m >> 1)), pack2(acc[j][0] * inv[0], acc[j][1] * inv[0]),
+                pack2(acc[j][2] * inv[1], acc[j][3] * inv[1]), pack2(acc[j + 1][0] * inv[0], acc[j + 1][1] * inv[0]),
+                pack2(acc[j + 1][2] * inv[1], acc[j + 1][3] * inv[1]));
     if constexpr (TMA_STORE) {  // the warpgroup's 64 rows, one box per 64 columns; TMA drops rows past Tq
       fence_proxy_async();
       named_sync(1 + c, 128);
@@ -395,8 +411,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       const int r = c * 64 + idx / DC, cc = idx % DC;
       const int R = R0 + r, pos = R / G, hq = hg * G + R % G;
       if (pos >= p.Tq) continue;
-      uint4 v = pos < Lq ? *(const uint4 *)(smem + sw128(BM, r, cc)) : make_uint4(0, 0, 0, 0);
-      *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = v;
+      *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = *(const uint4 *)(smem + sw128(BM, r, cc));
     }
   }  // work items
   if (PINGPONG && c == 0) named_sync(3, 256);

@@ -44,6 +44,14 @@ __device__ __forceinline__ void tma_store4(const TmaDesc &map, int c0, int c1, i
 __device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
 
+// Four 8x8 16-bit blocks from the mma accumulator layout into shared memory:
+// lane 8i + r gives the address of row r of block i, register i holds block
+// i's pair at (lane / 4, 2 (lane % 4)).
+__device__ __forceinline__ void stmatrix4(u32 addr, u32 r0, u32 r1, u32 r2, u32 r3) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n"
+               ::"r"(addr), "r"(r0), "r"(r1), "r"(r2), "r"(r3) : "memory");
+}
+
 // Byte offset of 16-byte chunk c of row r in a [rows][cols] tile stored as cols/64
 // column blocks of [rows][64], 128-byte swizzled (TMA's and wgmma's layout).
 __device__ __forceinline__ u32 sw128(int rows, int r, int c) {
@@ -70,6 +78,14 @@ template <int R> __device__ __forceinline__ void reg_fence(float (&a)[R][4]) {
 __device__ __forceinline__ u64 sw128_desc(u32 addr, u32 lbo, u32 sbo) {
   return (u64)((addr & 0x3ffff) >> 4) | ((u64)(lbo >> 4) << 16) | ((u64)(sbo >> 4) << 32) | (1ull << 62);
 }
+
+// The same descriptor as two words: the low one (start address, lbo) per
+// tile, the high one (sbo, swizzle) a constant; the descriptor of addr + off is
+// lo + off / 16 while addresses stay below 256 KB (all of shared memory). One
+// add per wgmma instead of rebuilding it (about 12 instructions each, in the
+// turn that issues the products).
+__device__ __forceinline__ u32 sw128_lo(u32 addr, u32 lbo) { return ((addr & 0x3ffff) >> 4) | ((lbo >> 4) << 16); }
+__device__ __forceinline__ u64 sw128_desc_lo(u32 lo, u32 sbo) { return (u64)lo | ((u64)((sbo >> 4) | (1u << 30)) << 32); }
 
 template <int N> __device__ __forceinline__ void setmaxnreg_dec() {
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
