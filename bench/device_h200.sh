@@ -36,6 +36,11 @@
 #   epi    stmatrix epilogue, wgmma descriptors by one add, the running max moved only past a
 #          slack of 8: smoke, verify, API tests, this build against build/fa-tune-slack0 (slack
 #          0) and build/fa-tune-tma (the commit before), then the forward grid beside the peers.
+#   retune the forward after this session's kernel changes: smoke, every H200 forward winner
+#          re-tuned (texts changed), the forward grid beside FA2 and cuDNN, the Gemma grid's
+#          forward beside every peer, host time.
+#   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
+#          winners exported and run with NVRTC made unavailable.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -87,6 +92,27 @@ retune_fwd() {  # $1: an SQL condition on buckets.exact; the H200's forward winn
   cp "$F/tuning.db" tuning.db
 }
 case ${1:-sweep} in
+  retune)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    retune_fwd "1"
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
+      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
+    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt" ;;
+  fb)
+    grid fwdbwd
+    cut -c1-220 "$F/compare_fwdbwd.md"
+    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
+    for m in fwd fwdbwd; do
+      FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+        timeout 60 ./build/fa-tune bench --grid gemma --tuned --mode $m --reps 5 --rep-ms 0
+    done > "$F/nonvrtc.txt" 2>&1
+    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -c "kernel from nvrtc" "$F/nonvrtc.txt")"
+    FA_TUNING_DB=/nonexistent timeout 60 ./build/fa-tune bench --grid seed4 --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/shipped.txt" 2>&1
+    stamp "shipped rc=$?"; grep -c "tuned" "$F/shipped.txt"; grep -m3 -i "text" "$F/shipped.txt" ;;
   epi)
     timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
