@@ -111,6 +111,8 @@ static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fw
     const int64_t os[3] = { p->o_stride[2], p->o_stride[1], p->o_stride[0] };
     const uint32_t ob[4] = { 64, (uint32_t)li->g, (uint32_t)(64 / li->g), 1 };
     r = tma_map(ctx->cu, &m[3], a->o, bf16, qd, os, ob);
+  } else {
+    memset(&m[3], 0, sizeof m[3]);  /* unread, but passed: no uninitialised bytes to the driver */
   }
   return r;
 }
