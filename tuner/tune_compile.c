@@ -22,6 +22,7 @@ typedef struct job {
   const fa_nvrtc *nv;
   fa_kres *res;
   int *status;
+  int *serial;         /* ptxas serialised the variant's wgmma (C7514-C7516): a lost pipeline */
   double *secs;
   char **errs;
   const char *out;     /* --out: each cubin written as out/<key>.cubin (for cuobjdump) */
@@ -57,6 +58,7 @@ static void *worker(void *arg) {
     }
     if (s == FA_OK) {
       if (fa_nvrtc_resources_all(log, fa_kernel_entries(j->keys[i]), &j->res[i])) j->res[i].registers = -1;
+      j->serial[i] = log && (strstr(log, "(C7514)") || strstr(log, "(C7515)") || strstr(log, "(C7516)"));
     } else {
       j->errs[i] = strdup(fa_errmsg(NULL));
     }
@@ -105,6 +107,7 @@ int tune_cmd_compile(int argc, char **argv) {
   j.info = calloc((size_t)j.n + 1, sizeof *j.info);
   j.res = calloc((size_t)j.n + 1, sizeof *j.res);
   j.status = calloc((size_t)j.n + 1, sizeof *j.status);
+  j.serial = calloc((size_t)j.n + 1, sizeof *j.serial);
   j.secs = calloc((size_t)j.n + 1, sizeof *j.secs);
   j.errs = calloc((size_t)j.n + 1, sizeof *j.errs);
   j.arch = arch;
@@ -130,6 +133,7 @@ int tune_cmd_compile(int argc, char **argv) {
     const char *verdict = "ok";
     if (j.status[i] != FA_OK) verdict = "FAIL: compile", failed++;
     else if (r->spill_store_bytes || r->spill_load_bytes) verdict = "FAIL: spills", spilled++;
+    else if (j.serial[i]) verdict = "FAIL: wgmma serialised (ptxas C7514-C7516)", spilled++;
     printf("%-52s %5d %6d %6d %8d %7.2f %s\n", j.keys[i], r->registers, r->spill_store_bytes, r->spill_load_bytes,
            j.info[i].smem, j.secs[i], verdict);
     if (j.errs[i]) printf("    %.600s\n", j.errs[i]);
@@ -137,7 +141,7 @@ int tune_cmd_compile(int argc, char **argv) {
   printf("compile sm_%d%s: %d variants and %d tool kernels in %.1f s on %d threads; %d passed, %d failed\n", arch,
          arch == 90 ? "a" : "", nvar, ntools, now_s() - t0, nt, j.n - failed - spilled, failed + spilled);
   for (int i = 0; i < j.n; ++i) { free(j.srcs[i]); free(j.errs[i]); }
-  free(j.srcs); free(j.info); free(j.res); free(j.status); free(j.secs); free(j.errs);
+  free(j.srcs); free(j.info); free(j.res); free(j.status); free(j.serial); free(j.secs); free(j.errs);
   fa_gen_free_list(j.keys, j.n);
   fa_gen_close(gen);
   return failed || spilled ? 1 : 0;
