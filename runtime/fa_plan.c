@@ -169,6 +169,7 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
   fa_plan *plan = calloc(1, sizeof *plan);
   if (!plan) return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "plan");
   plan->ctx = ctx;
+  pthread_mutex_init(&plan->map_lock, NULL);
   plan->problem = *p;
   char why[512] = "", why_bwd[512] = "";
   s = choose(ctx, p, opt ? opt->variant : NULL, 0, plan->key, sizeof plan->key, why, sizeof why);
@@ -191,7 +192,7 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
     s = fa_err(ctx, FA_ERR_VARIANT, "fa_plan_options.variant_bwd is set but the problem has no FA_FEAT_LSE (no backward)");
   }
   if (s != FA_OK) {
-    free(plan);
+    fa_plan_destroy(plan);
     return s;
   }
   fa_kparams_fill(&plan->kp, p);
@@ -202,7 +203,7 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
   if (plan->grid[1] > 65535 || plan->grid[2] > 65535) {
     s = fa_err(ctx, FA_ERR_UNSUPPORTED, "grid %d x %d x %d exceeds the launch limits (heads, batch <= 65535)",
                plan->grid[0], plan->grid[1], plan->grid[2]);
-    free(plan);
+    fa_plan_destroy(plan);
     return s;
   }
   plan->nsplit = choose_splits(ctx, p, li, plan->grid, opt ? opt->kv_splits : 0);
@@ -212,7 +213,7 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
       CUresult r = fa_ctx_bind(ctx) == FA_OK ? ctx->cu->cuMemAlloc(&plan->scratch, plan->ws_bytes) : CUDA_ERROR_INVALID_CONTEXT;
       if (r != CUDA_SUCCESS) {
         s = fa_cu_fail(ctx, r, "allocating the plan's split-KV scratch");
-        free(plan);
+        fa_plan_destroy(plan);
         return s;
       }
     }
@@ -256,6 +257,7 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
 void fa_plan_destroy(fa_plan *plan) {
   if (!plan) return;
   if (plan->scratch && fa_ctx_bind(plan->ctx) == FA_OK) plan->ctx->cu->cuMemFree(plan->scratch);
+  pthread_mutex_destroy(&plan->map_lock);
   free(plan);
 }
 

@@ -2,6 +2,7 @@
 #ifndef FA_PLAN_H
 #define FA_PLAN_H
 
+#include <pthread.h>
 #include "fa_kernel.h"
 #include "fa_kparams.h"
 
@@ -26,6 +27,12 @@ struct fa_plan {
   size_t bwd_bytes;    /* workspace: lse2, dsum [, dQ accumulator][, dK/dV partials] */
   size_t bwd_off[4];   /* byte offsets of those regions */
   char describe[1024];
+  /* The last forward call's tensor maps (sm90), reused while q, k, v and o
+  ** stay where they were: an encode costs about a microsecond of host time.
+  ** The lock lets several threads share the plan. */
+  pthread_mutex_t map_lock;
+  const void *map_ptr[4]; /* q, k, v, o of the maps below; all NULL: none yet */
+  CUtensorMap maps[4];
 };
 
 /* fa_bwd_dkdv's launch shape on a GPU of sms SMs (fa_plan.c): CTAs per kv

@@ -117,6 +117,26 @@ static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fw
   return r;
 }
 
+/* The call's maps from the plan's copy of the last call's when q, k, v and o
+** are where they were (the maps hold nothing else that a call changes), else
+** encoded and kept. The launch copies the maps, so the lock is held only for
+** the copy. */
+static CUresult cached_maps(const fa_context *ctx, fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[4]) {
+  const void *ptr[4] = { a->q, a->k, a->v, a->o };
+  pthread_mutex_lock(&plan->map_lock);
+  const int hit = memcmp(ptr, plan->map_ptr, sizeof ptr) == 0;
+  if (hit) memcpy(m, plan->maps, sizeof plan->maps);
+  pthread_mutex_unlock(&plan->map_lock);
+  if (hit) return CUDA_SUCCESS;
+  const CUresult r = tma_maps(ctx, plan, a, m);
+  if (r != CUDA_SUCCESS) return r;
+  pthread_mutex_lock(&plan->map_lock);
+  memcpy(plan->map_ptr, ptr, sizeof ptr);
+  memcpy(plan->maps, m, sizeof plan->maps);
+  pthread_mutex_unlock(&plan->map_lock);
+  return CUDA_SUCCESS;
+}
+
 fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_forward: plan is NULL");
   fa_context *ctx = plan->ctx;
@@ -146,7 +166,7 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   const fa_launch_info *li = &plan->fwd->info;
   CUtensorMap maps[4];
   void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &maps[3], &ws };
-  CUresult r = li->tma ? tma_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
+  CUresult r = li->tma ? cached_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
   if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuTensorMapEncodeTiled");
   r = ctx->cu->cuLaunchKernel(plan->fwd->fn, plan->launch[0], plan->launch[1], plan->launch[2], (unsigned)li->threads,
                               1, 1, (unsigned)li->smem, (CUstream)a->stream, li->tma ? params_tma : params, NULL);

@@ -500,15 +500,20 @@ static void *run_worker(void *arg) {
   return NULL;
 }
 
-/* One plan driven from four threads at once, each with its own output: all equal, bitwise. */
-static void gpu_threads(fa_context *ctx, const fa_problem *p) {
+/* One plan driven from four threads at once, each with its own output: all
+** equal, bitwise. variant: forced, or NULL. With an sm90 variant that stores O
+** by TMA, each call's O map differs from the plan's cached one (fa_run.c). */
+static void gpu_threads(fa_context *ctx, const fa_problem *p, const char *variant) {
   size_t nq = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
   size_t nk = (size_t)p->batch * p->seqlen_k * p->heads_kv * p->head_dim;
   CUdeviceptr q, k, v, o[4];
   cu->cuMemAlloc(&q, nq * 2); cu->cuMemAlloc(&k, nk * 2); cu->cuMemAlloc(&v, nk * 2);
   cu->cuMemsetD32(q, 0x3f803c00u, nq / 2); cu->cuMemsetD32(k, 0x3e003f00u, nk / 2); cu->cuMemsetD32(v, 0x40003c80u, nk / 2);
   fa_plan *plan;
-  if (fa_plan_create(ctx, p, NULL, &plan) != FA_OK) { CHECK(0, "threads: plan: %s", fa_errmsg(ctx)); return; }
+  fa_plan_options po;
+  fa_plan_options_init(&po);
+  po.variant = variant;
+  if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) { CHECK(0, "threads: plan: %s", fa_errmsg(ctx)); return; }
   CUcontext cur;
   cu->cuCtxGetCurrent(&cur);
   pthread_t th[4];
@@ -527,7 +532,7 @@ static void gpu_threads(fa_context *ctx, const fa_problem *p) {
   cu->cuMemcpyDtoH(h0, o[0], nq * 2);
   for (int i = 0; i < 4; ++i) {
     cu->cuMemcpyDtoH(h, o[i], nq * 2);
-    CHECK(jobs[i].ok && !memcmp(h, h0, nq * 2), "thread %d: ran and matched thread 0", i);
+    CHECK(jobs[i].ok && !memcmp(h, h0, nq * 2), "thread %d (%s): ran and matched thread 0", i, fa_plan_variant(plan));
     cu->cuMemFree(o[i]);
   }
   free(h0); free(h);
@@ -561,7 +566,10 @@ static int test_gpu(void) {
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 131, 131, 4, 2, 128);
   p.causal = 1;
   gpu_case(ctx, "gqa_causal_131", &p);
-  gpu_threads(ctx, &p);
+  gpu_threads(ctx, &p, NULL);
+  int major = 0;
+  cu->cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
+  if (major == 9) gpu_threads(ctx, &p, "fwd_sm90_d128_bf16_m128n128_w12_s2_g2");
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BHSD, 1, 1, 257, 8, 1, 256);
   gpu_case(ctx, "decode_mqa_d256", &p);
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 77, 77, 2, 2, 64);
