@@ -39,6 +39,12 @@
 #   retune the forward after this session's kernel changes: smoke, every H200 forward winner
 #          re-tuned (texts changed), the forward grid beside FA2 and cuDNN, the Gemma grid's
 #          forward beside every peer, host time.
+#   xitem  the persistent grid crossing items (two Q buffers: the next item's first S beside this
+#          item's last P V and epilogue) and the tensor maps kept per plan: smoke, verify every
+#          sm90 forward variant, the API tests, this build against build/fa-tune-main (the commit
+#          before, REV=48d0803 bench/build_alt.sh main ''), host time per call.
+#   xtune  after xitem: every H200 forward winner re-tuned, the forward grid beside FA2 and
+#          cuDNN, the Gemma grid's forward beside every peer, the export run without NVRTC.
 #   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
 #          winners exported and run with NVRTC made unavailable.
 set -u
@@ -92,6 +98,29 @@ retune_fwd() {  # $1: an SQL condition on buckets.exact; the H200's forward winn
   cp "$F/tuning.db" tuning.db
 }
 case ${1:-sweep} in
+  xitem)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    sm90_checks
+    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    for b in fa-tune fa-tune-main; do
+      ab $b seed4 "bf16_m128n128_w12_s2_g1" seed4_$b 80
+      ab $b d256 "m128n80_w12_s2_g1" d256_$b 60
+      ab $b d256 "m128n64_w12_s2_g8" d256g8_$b 60
+    done
+    for t in seed4 d256 d256g8; do for k in '_g[18]$' '_persist$'; do
+      echo "== $t $k: this build (B) against the commit before (A)"
+      python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-main.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -30
+    done; done > "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
+  xtune)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    retune_fwd "1"
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
+      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md" ;;
   retune)
     timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
