@@ -167,8 +167,7 @@ function S.smem_bytes(v)
     return math.max(S.bwd_smem(v), S.bwd_dq_smem(v))
   end
   if v.family == "sm90" then  -- 1024 to align the swizzled tiles, 256 for the mbarriers
-    return 1024 + S.sm90_q_bufs(v) * v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + 256 +
-        (tok and (S.TABLE_MAX + 1) * 16 or 0)
+    return 1024 + v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + 256 + (tok and (S.TABLE_MAX + 1) * 16 or 0)
   end
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
@@ -226,15 +225,6 @@ function S.sm90_consumer_regs(warps)
   local threads = warps * 32
   local pool = (65536 // S.sm90_ctas_per_sm(warps) // threads) // 8 * 8 * threads
   return math.min(240, ((pool - prod * 128) // (nc * 128)) // 8 * 8), prod
-end
--- Q buffers of an sm90 forward: the persistent grid takes two where shared
--- memory holds them (d64; d128 up to BN 128; not d256, whose Q is 64 KiB), so
--- the next item's first S = Q K^T runs beside this item's last P V and its
--- epilogue (the template's CROSS).
-function S.sm90_q_bufs(v)
-  if v.family ~= "sm90" or v.dir ~= "fwd" or not v.persist then return 1 end
-  local one = 1024 + v.bm * v.d * 2 + 2 * v.stages * v.bn * v.d * 2 + 256
-  return one + v.bm * v.d * 2 <= S.smem_limit[90] and 2 or 1
 end
 -- Tiles the default space also offers with a persistent grid: the two-consumer
 -- tiles, where one CTA holds the SM and its start and epilogue are otherwise

@@ -9,9 +9,7 @@
 // With PERSIST a grid of one CTA per SM slot walks the work items in the
 // plain grid's order: the producer loads the next item's Q, K and V while the
 // consumers finish this one, and O goes from registers straight to global
-// memory (the Q buffer already holds the next item's rows). With two Q
-// buffers (QB = 2, CROSS) the consumers issue the next item's first S = Q K^T
-// together with this item's last O += P V, and write O while it runs.
+// memory (the Q buffer already holds the next item's rows).
 
 constexpr int D = ${D};            // head_dim
 constexpr int BM = ${BM};          // query rows per CTA (after GQA packing), 64 per consumer warpgroup
@@ -30,8 +28,6 @@ constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that s
 constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
 constexpr bool TMA_STORE = ${TMA_STORE};  // O out of shared memory by TMA (else 16-byte stores)
 constexpr float MAX_SLACK = ${MAX_SLACK};  // how far (exp2 units) a tile's max may pass the running max unmoved
-constexpr int QB = ${Q_BUFS};          // Q buffers: 2 lets the persistent grid cross items (CROSS)
-constexpr bool CROSS = PERSIST && QB == 2;
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -40,8 +36,6 @@ constexpr u32 QBYTES = BM * D * 2, KVBYTES = BN * D * 2;
 static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
 static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups");
 static_assert(!(PERSIST && (HAS_POS || HAS_SEG)), "the bounds tables are built once per CTA");
-static_assert(QB == 1 || (PERSIST && QB == 2), "a second Q buffer serves only the persistent grid");
-static_assert(32 + 32 * STAGES <= 256, "the mbarriers fit their 256 bytes");
 
 ${WGMMA}
 
@@ -52,15 +46,13 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
   unsigned char *smem = smem_raw + (sQ - raw);
-  const u32 sK = sQ + QB * QBYTES, sV = sK + STAGES * KVBYTES, bars = sV + STAGES * KVBYTES;
-  // Barriers: per Q buffer full and empty, then per stage K full, V full, K
-  // empty, V empty.
-  auto barQ = [&](int q) { return bars + 8 * q; };
-  auto barQe = [&](int q) { return bars + 16 + 8 * q; };
-  auto fullK = [&](int s) { return bars + 32 + 8 * s; };
-  auto fullV = [&](int s) { return bars + 32 + 8 * (STAGES + s); };
-  auto emptyK = [&](int s) { return bars + 32 + 8 * (2 * STAGES + s); };
-  auto emptyV = [&](int s) { return bars + 32 + 8 * (3 * STAGES + s); };
+  const u32 sK = sQ + QBYTES, sV = sK + STAGES * KVBYTES, bars = sV + STAGES * KVBYTES;
+  // Barriers: Q full, Q empty, then per stage K full, V full, K empty, V empty.
+  const u32 barQ = bars, barQe = bars + 8;
+  auto fullK = [&](int s) { return bars + 16 + 8 * s; };
+  auto fullV = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
+  auto emptyK = [&](int s) { return bars + 16 + 8 * (2 * STAGES + s); };
+  auto emptyV = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
   TileBounds *table = (TileBounds *)(smem + (bars - sQ) + 256);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -89,10 +81,8 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   item(w0);
 
   if (tid == 0) {
-    for (int q = 0; q < QB; ++q) {
-      mbar_init(barQ(q), 1);
-      mbar_init(barQe(q), NC * 4);  // one arrival per consumer warp
-    }
+    mbar_init(barQ, 1);
+    mbar_init(barQe, NC * 4);  // one arrival per consumer warp
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(fullK(s), 1);
       mbar_init(fullV(s), 1);
@@ -122,13 +112,13 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     if (tid == 0) {
       int it = 0;  // K/V tiles loaded, over all items: stage it % STAGES
       for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
-        const int q = n % QB;
-        if (n > 0) item(w);
-        if (n >= QB) mbar_wait(barQe(q), (n / QB - 1) & 1);  // the last S of item n - QB is done
-        mbar_expect_tx(barQ(q), QBYTES);
+        if (n > 0) {
+          item(w);
+          mbar_wait(barQe, (n - 1) & 1);  // the consumers' last S of the previous item is done
+        }
+        mbar_expect_tx(barQ, QBYTES);
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db)
-          tma_load4(sQ + q * QBYTES + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ(q));
+        for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
         for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
           const int s = it % STAGES;
           const u32 ph = (it / STAGES) & 1;
@@ -162,9 +152,9 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
 
   // S = Q K^T for the tile in buffer kbuf: both operands K-major; a 16-wide
   // k step moves 32 bytes inside the swizzled rows. Issued, not waited for.
-  const u32 qlo0 = sw128_lo(qbase, 16);
-  auto issue_s = [&](float (&sc)[BN / 8][4], u32 kbuf, int q) {
-    const u32 klo = sw128_lo(kbuf, 16), qlo = qlo0 + q * (QBYTES / 16);
+  const u32 qlo = sw128_lo(qbase, 16);
+  auto issue_s = [&](float (&sc)[BN / 8][4], u32 kbuf) {
+    const u32 klo = sw128_lo(kbuf, 16);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk)
@@ -288,11 +278,77 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     for (int kt = 0; kt < BN / 16; ++kt) wgmma_o(acc, pa[kt], sw128_desc_lo(vlo + kt * 16 * 128 / 16, 1024), 1);
     wgmma_commit();
   };
-  // Epilogue of item w: normalise; O out through this warpgroup's own Q rows
-  // (PERSIST: straight from registers, 4 bytes per lane), or (split) fp32
-  // partials to ws for fa_combine, laid out as in fwd_sm80.cu. Rows with no
-  // visible key give O = 0 and LSE = -inf.
-  auto epilogue = [&](int w) {
+  if (PINGPONG && c == 1) named_arrive(3, 256);
+  for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
+    if (n > 0) item(w);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    row_max[0] = row_max[1] = NEG_INF, row_sum[0] = row_sum[1] = 0.f;
+    mbar_wait(barQ, n & 1);
+    int t = next_visible(t_lo);
+    if (t < t_hi) {
+      mbar_wait(fullK(it % STAGES), (it / STAGES) & 1);
+      turn_wait();
+      issue_s(sc, sK + (it % STAGES) * KVBYTES);
+      turn_pass();
+      wgmma_wait<0>();
+      reg_fence(sc);
+      release(emptyK(it % STAGES));
+      float corr_v[2];
+      softmax(sc, t, corr_v);  // O is still zero: nothing to rescale
+      pack(sc, pa);
+    }
+    // Every tile but the last: the wgmma issues and waits are unconditional in
+    // the loop body, so ptxas can pipeline them (a conditional issue made it
+    // serialise every wgmma, warning C7514).
+    for (;;) {
+      const int tn = t < t_hi ? next_visible(t + 1) : t_hi;
+      if (tn >= t_hi) break;
+      const int s = it % STAGES, sn = (it + 1) % STAGES;
+      mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
+      wait_v(t, s);
+      turn_wait();
+      issue_s(sc, sK + sn * KVBYTES);
+      issue_pv(s);
+      turn_pass();
+      wgmma_wait<1>();  // S of tile tn; P V may still run
+      reg_fence(sc);
+      release(emptyK(sn));
+      float corr_v[2];
+      const bool rescale = softmax(sc, tn, corr_v);
+      wgmma_wait<0>();
+      reg_fence(acc);
+      release(emptyV(s));
+      if (rescale) {
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) {
+          acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
+          acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
+        }
+      }
+      pack(sc, pa);
+      t = tn;
+      ++it;
+    }
+    // Q's last reader is done: the producer may load the next item's.
+    if (PERSIST) release(barQe);
+    if (t < t_hi) {  // the last tile's P V
+      wait_v(t, it % STAGES);
+      turn_wait();
+      issue_pv(it % STAGES);
+      turn_pass();
+      wgmma_wait<0>();
+      reg_fence(acc);
+      release(emptyV(it % STAGES));
+      ++it;
+    }
+
+    // Epilogue: normalise; O out through this warpgroup's own Q rows (PERSIST:
+    // straight from registers, 4 bytes per lane), or (split) fp32 partials to ws
+    // for fa_combine, laid out as in fwd_sm80.cu. Rows with no visible key give
+    // O = 0 and LSE = -inf.
     const bool split_out = p.nsplit > 1;
     if (PERSIST) {  // the item's indices again, rather than live through the loop (d256 spilled)
       int w2 = w;
@@ -330,7 +386,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
         else if (p.lse) p.lse[row] = l;
       }
     }
-    if (split_out || PERSIST) return;
+    if (split_out || PERSIST) continue;
     // Into this warpgroup's Q rows, four 8x8 blocks per stmatrix: lanes 8m..8m+7
     // address rows 8(m & 1).. of column chunk j + (m >> 1).
     const int m = lane >> 3, rr = wrow + (m & 1) * 8 + (lane & 7);
@@ -348,7 +404,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
         bulk_commit();
         bulk_wait_read();
       }
-      return;
+      continue;
     }
     named_sync(1 + c, 128);
     for (int idx = tid & 127; idx < 64 * DC; idx += 128) {
@@ -357,123 +413,6 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       if (pos >= p.Tq) continue;
       *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = *(const uint4 *)(smem + sw128(BM, r, cc));
     }
-  };
-  // A new item's row state (item() already run for it).
-  auto start_item = [&]() {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-    row_max[0] = row_max[1] = NEG_INF, row_sum[0] = row_sum[1] = 0.f;
-  };
-  // The softmax of an item's first tile, its S landed: O is still zero, so
-  // nothing to rescale.
-  auto first_softmax = [&](int t) {
-    float corr_v[2];
-    softmax(sc, t, corr_v);
-    pack(sc, pa);
-  };
-
-  if (PINGPONG && c == 1) named_arrive(3, 256);
-  int t = t_hi;      // the tile whose P is in pa (t_hi: none)
-  bool primed = false;  // the item's first S was issued with the previous item's last P V
-  for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
-    if (!primed) {  // the item's first tile: its S alone
-      if (n > 0) item(w);
-      start_item();
-      mbar_wait(barQ(n % QB), (n / QB) & 1);
-      t = next_visible(t_lo);
-      if (t < t_hi) {
-        mbar_wait(fullK(it % STAGES), (it / STAGES) & 1);
-        turn_wait();
-        issue_s(sc, sK + (it % STAGES) * KVBYTES, n % QB);
-        turn_pass();
-        wgmma_wait<0>();
-        reg_fence(sc);
-        release(emptyK(it % STAGES));
-        first_softmax(t);
-      }
-    }
-    primed = false;
-    // Every tile but the last: the wgmma issues and waits are unconditional in
-    // the loop body, so ptxas can pipeline them (a conditional issue made it
-    // serialise every wgmma, warning C7514).
-    for (;;) {
-      const int tn = t < t_hi ? next_visible(t + 1) : t_hi;
-      if (tn >= t_hi) break;
-      const int s = it % STAGES, sn = (it + 1) % STAGES;
-      mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
-      wait_v(t, s);
-      turn_wait();
-      issue_s(sc, sK + sn * KVBYTES, n % QB);
-      issue_pv(s);
-      turn_pass();
-      wgmma_wait<1>();  // S of tile tn; P V may still run
-      reg_fence(sc);
-      release(emptyK(sn));
-      float corr_v[2];
-      const bool rescale = softmax(sc, tn, corr_v);
-      wgmma_wait<0>();
-      reg_fence(acc);
-      release(emptyV(s));
-      if (rescale) {
-#pragma unroll
-        for (int j = 0; j < D / 8; ++j) {
-          acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
-          acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
-        }
-      }
-      pack(sc, pa);
-      t = tn;
-      ++it;
-    }
-    // Q's last reader is done: the producer may load item n + QB's.
-    if (PERSIST) release(barQe(n % QB));
-    if (t < t_hi) {  // the last tile's P V
-      const int s = it % STAGES;
-      wait_v(t, s);
-      if constexpr (CROSS) {
-        // With the next item's first S when it has a visible tile: P V lands
-        // first (wait<1>), O is written while S runs.
-        const int wn = w + wstep;
-        int tn = t_hi;
-        if (wn < nitems) {
-          item(wn);
-          tn = next_visible(t_lo);
-        }
-        if (tn < t_hi) {
-          const int sn = (it + 1) % STAGES;
-          mbar_wait(barQ((n + 1) % QB), ((n + 1) / QB) & 1);
-          mbar_wait(fullK(sn), ((it + 1) / STAGES) & 1);
-          turn_wait();
-          issue_pv(s);
-          issue_s(sc, sK + sn * KVBYTES, (n + 1) % QB);
-          turn_pass();
-          wgmma_wait<1>();
-          reg_fence(acc);
-          release(emptyV(s));
-          ++it;
-          epilogue(w);
-          item(wn);
-          start_item();
-          wgmma_wait<0>();
-          reg_fence(sc);
-          release(emptyK(it % STAGES));
-          first_softmax(tn);
-          t = tn;
-          primed = true;
-          continue;
-        }
-      }
-      turn_wait();
-      issue_pv(s);
-      turn_pass();
-      wgmma_wait<0>();
-      reg_fence(acc);
-      release(emptyV(s));
-      ++it;
-    }
-    epilogue(w);
   }  // work items
   if (PINGPONG && c == 0) named_sync(3, 256);
 }
