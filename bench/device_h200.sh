@@ -45,11 +45,10 @@
 #          before, REV=48d0803 bench/build_alt.sh main ''), host time per call.
 #   xtune  after xitem: every H200 forward winner re-tuned, the forward grid beside FA2 and
 #          cuDNN, the Gemma grid's forward beside every peer, the export run without NVRTC.
-#   lpt    the plain grid's launch order (fwd_sm90.cu fwd_grid_item; lpt: chunks of 16 head
+#   lpt    the plain grid's launch order (templates/fwd_tiles.cu fwd_grid_item: chunks of 16 head
 #          pairs, tile-major, heavy causal tiles first): smoke, verify every forward variant, the
 #          API tests, this build against build/fa-tune-main (the order before) per variant on
 #          seed4 and d256 and with the tuned selection on seed4, d256 and the Gemma grid.
-#          lpt2: the same with chunks of about two waves, causal only.
 #   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
 #          winners exported and run with NVRTC made unavailable.
 set -u
@@ -117,7 +116,7 @@ case ${1:-sweep} in
       echo "== $t $k: this build (B) against the commit before (A)"
       python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-main.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -30
     done; done > "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
-  lpt|lpt2)
+  lpt)
     timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
     timeout 150 ./build/fa-tune verify --filter fwd_ --quiet > "$F/verify.txt" 2>&1

@@ -39,35 +39,6 @@ static_assert(!(PERSIST && (HAS_POS || HAS_SEG)), "the bounds tables are built o
 
 ${WGMMA}
 
-// The plain grid's work item of this CTA: x (tile and split, tile = ntm - 1 -
-// x / nsplit, the heaviest causal tile first), y (head group), z (batch), from
-// the CTA's place in launch order (blockIdx.x fastest, the order CTAs start
-// in). Without causal every tile costs the same: x fastest, so the CTAs
-// running at once are all tiles of a few heads and share their K and V in L2.
-// With causal, launch order walks chunks of C (head group, batch) pairs, in
-// each chunk every pair's x = 0 CTA, then every pair's x = 1, and so on, C * X
-// about two waves of CTAs (CTAS per SM): a chunk's heavy tiles start before
-// its light ones, where x fastest starts the last pairs' heaviest tiles last.
-// Measured on the H200 (2026-12-02, lpt/): chunks of 16 pairs without that
-// bound gained 1.16-1.26x on d256 causal S=1024 and lost up to 9% without
-// causal (d256 16/16 S=8192) and 12% on Gemma 2 2B (causal, S=8192, 16 pairs
-// of 128 tiles: many heads' K and V at once).
-template <int CTAS>
-__device__ __forceinline__ void fwd_grid_item(bool causal, int &x, int &y, int &z) {
-  const int X = gridDim.x, Y = gridDim.y, HB = Y * gridDim.z;
-  const int L = blockIdx.x + X * (blockIdx.y + Y * blockIdx.z);
-  int C = 1;
-  if (causal) {
-    u32 nsm;
-    asm("mov.u32 %0, %%nsmid;" : "=r"(nsm));
-    C = max(1, (2 * CTAS * (int)nsm + X - 1) / X);
-  }
-  const int k = L / (C * X), r = L - k * (C * X);
-  const int cc = min(C, HB - k * C);  // pairs in this chunk (the last may be short)
-  const int hb = k * C + r % cc;
-  x = r / cc, y = hb % Y, z = hb / Y;
-}
-
 extern "C" __global__ void __launch_bounds__(NT, CTAS_PER_SM)
 fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
        const __grid_constant__ TmaDesc tv, const __grid_constant__ TmaDesc to, float *ws) {
@@ -95,7 +66,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   auto item = [&](int w) {
     int x, y, z;
     if (PERSIST) x = w % X, y = (w / X) % Hg, z = w / (X * Hg);
-    else fwd_grid_item<CTAS_PER_SM>(p.causal, x, y, z);
+    else fwd_grid_item(x, y, z);
     split = x % p.nsplit;
     tile = ntm - 1 - x / p.nsplit;
     hg = y, b = z;
