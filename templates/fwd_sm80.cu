@@ -41,10 +41,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_fwd(const Params p, float
   TileBounds *table = (TileBounds *)(smem + BM * D * 2 + 2 * STAGES * BN * D * 2);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  int x, hg, b;
-  fwd_grid_item(x, hg, b);
-  const int split = x % p.nsplit;
-  const int tile = gridDim.x / p.nsplit - 1 - x / p.nsplit;  // heavy causal tiles first
+  const int split = blockIdx.x % p.nsplit;
+  const int tile = gridDim.x / p.nsplit - 1 - blockIdx.x / p.nsplit;  // heavy causal tiles first
+  const int hg = blockIdx.y, b = blockIdx.z;
   const int group = p.Hq / p.Hkv;
   const int kvh = hg * G / group;
   const int Lq = p.seqlens_q ? min(p.seqlens_q[b], p.Tq) : p.Tq;

@@ -58,15 +58,13 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int group = p.Hq / p.Hkv;
   // Work items: (tile, split) fastest, heavy causal tiles first, then head
-  // group, then batch. The plain grid has one per CTA, in fwd_grid_item's
-  // order.
+  // group, then batch. The plain grid has one per CTA.
   const int ntm = (p.Tq * G + BM - 1) / BM, X = ntm * p.nsplit, Hg = p.Hq / G;
   const int nitems = PERSIST ? X * Hg * p.B : 1;
   int split, tile, hg, b, kvh, Lq, Lk, off, R0, pmin, pmax, t_lo, t_hi;
   auto item = [&](int w) {
-    int x, y, z;
+    int x = blockIdx.x, y = blockIdx.y, z = blockIdx.z;
     if (PERSIST) x = w % X, y = (w / X) % Hg, z = w / (X * Hg);
-    else fwd_grid_item(x, y, z);
     split = x % p.nsplit;
     tile = ntm - 1 - x / p.nsplit;
     hg = y, b = z;

@@ -5,24 +5,6 @@
 // memory) skip the tiles the mask hides and spare fully visible tiles the
 // per-element test. TileBounds comes from tile_bounds.cu.
 
-// The plain grid's work item of this CTA: x (tile and split, tile = ntm - 1 -
-// x / nsplit, the heaviest causal tile first), y (head group), z (batch), from
-// the CTA's place in launch order (blockIdx.x fastest, the order CTAs start
-// in). Launch order walks chunks of FWD_CHUNK (head group, batch) pairs, in
-// each chunk every pair's x = 0 CTA, then every pair's x = 1, and so on: all
-// of a chunk's heavy causal tiles start before its light ones (x fastest
-// would start the last pairs' heaviest tiles last, a tail), while the CTAs
-// running at once still share the K and V of a few heads in L2.
-constexpr int FWD_CHUNK = 16;
-__device__ __forceinline__ void fwd_grid_item(int &x, int &y, int &z) {
-  const int X = gridDim.x, Y = gridDim.y, HB = Y * gridDim.z;
-  const int L = blockIdx.x + X * (blockIdx.y + Y * blockIdx.z);
-  const int k = L / (FWD_CHUNK * X), r = L - k * (FWD_CHUNK * X);
-  const int cc = min(FWD_CHUNK, HB - k * FWD_CHUNK);  // pairs in this chunk (the last may be short)
-  const int hb = k * FWD_CHUNK + r % cc;
-  x = r / cc, y = hb % Y, z = hb / Y;
-}
-
 // The key tiles [t_lo, t_hi) of BN keys that the index rules (causal,
 // windows) and this CTA's split-KV slice allow for query positions
 // [pmin, pmax] (pmin > pmax: no valid row, an empty range).
