@@ -45,6 +45,14 @@
 #          before, REV=48d0803 bench/build_alt.sh main ''), host time per call.
 #   xtune  after xitem: every H200 forward winner re-tuned, the forward grid beside FA2 and
 #          cuDNN, the Gemma grid's forward beside every peer, the export run without NVRTC.
+#   lpt    the plain grid's launch order (fwd_grid_item, reverted; lpt: chunks of 16 head
+#          pairs, tile-major, heavy causal tiles first): smoke, verify every forward variant, the
+#          API tests, this build against build/fa-tune-main (the order before) per variant on
+#          seed4 and d256 and with the tuned selection on seed4, d256 and the Gemma grid.
+#          lpt2: the same with chunks of about two waves, causal only.
+#   last   the session's final state (templates as the committed tuning.db was tuned with, the
+#          tensor maps kept per plan): the whole sweep, the API tests, host time, the export run
+#          without NVRTC, the forward grid beside FA2 and cuDNN, the Gemma grid beside every peer.
 #   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
 #          winners exported and run with NVRTC made unavailable.
 set -u
@@ -112,6 +120,54 @@ case ${1:-sweep} in
       echo "== $t $k: this build (B) against the commit before (A)"
       python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-main.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -30
     done; done > "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
+  last)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    timeout 200 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
+    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+      timeout 60 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
+    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
+      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md" ;;
+  lpt|lpt2)
+    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
+    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    timeout 150 ./build/fa-tune verify --filter fwd_ --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    for b in fa-tune fa-tune-main; do
+      ab $b seed4 "d128_bf16_m128n128_w12_s2_g1" s4_$b 60
+      ab $b seed4 "d128_bf16_m64n64_w8_s2_g1" s4w8_$b 60
+      ab $b d256 "m128n80_w12_s2_g8" d256g8_$b 60
+      ab $b d256 "m128n80_w12_s2_g1" d256_$b 60
+      for g in seed4 d256 gemma; do
+        timeout 60 ./build/$b bench --grid $g --tuned --reps 10 --json "$F/tuned_${g}_$b.jsonl" > "$F/tuned_${g}_$b.txt" 2>&1
+      done; stamp "tuned $b"
+    done
+    for t in s4 s4w8 d256g8 d256; do
+      echo "== $t: this build (B) against the launch order before (A), plain grid"
+      python3 bench/variants_ab.py --a '^a:.*_g[18]$' --b '^b:.*_g[18]$' "a=$F/ab_${t}_fa-tune-main.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -24
+    done > "$F/ab.md"
+    for g in seed4 d256 gemma; do
+      echo "== tuned selection, $g: this build (B) against the launch order before (A)"
+      python3 - "$F/tuned_${g}_fa-tune-main.jsonl" "$F/tuned_${g}_fa-tune.jsonl" <<'PY'
+import json, math, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+logs = []
+for x, y in zip(a, b):
+    r = x["ms"] / y["ms"]; logs.append(math.log(r))
+    print("| %s | %d | %d/%d | %d/%d | %d | %s | %s | %.4f | %.4f | %.3f |" % (x["name"], x["B"], x["Tq"], x["Tk"], x["H"], x["K"], x["d"],
+          "causal" if x["causal"] else "-", x["variant"], x["ms"], y["ms"], r))
+if logs: print("geometric mean A/B over %d: %.3f (min %.3f, max %.3f)" % (len(logs), math.exp(sum(logs) / len(logs)), math.exp(min(logs)), math.exp(max(logs))))
+PY
+    done >> "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
   xtune)
     timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
