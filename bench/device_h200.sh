@@ -53,6 +53,9 @@
 #   last   the session's final state (templates as the committed tuning.db was tuned with, the
 #          tensor maps kept per plan): the whole sweep, the API tests, host time, the export run
 #          without NVRTC, the forward grid beside FA2 and cuDNN, the Gemma grid beside every peer.
+#   splits the openpi rows (segments; Pi0 prefill's 102 CTAs leave the card half idle) timed
+#          with every fitting variant at each forced split-KV count (fa-tune bench --splits N)
+#          and at fa's choice (0): the data for choose_splits.
 #   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
 #          winners exported and run with NVRTC made unavailable.
 set -u
@@ -120,6 +123,27 @@ case ${1:-sweep} in
       echo "== $t $k: this build (B) against the commit before (A)"
       python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-main.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -30
     done; done > "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
+  splits)
+    for n in 0 1 2 3 4 6 8; do
+      timeout 60 ./build/fa-tune bench --grid gemma --filter "d256 seg" --all --splits $n --reps 10 --rep-ms 30 > "$F/splits_$n.txt" 2>&1
+      stamp "splits $n rc=$?"
+    done
+    python3 - "$F" <<'PY' | tee "$F/splits.md"
+import re, sys, glob
+best = {}  # shape -> split -> (ms, key, nsplit)
+for n in (0, 1, 2, 3, 4, 6, 8):
+    for line in open("%s/splits_%d.txt" % (sys.argv[1], n)):
+        m = re.match(r"#   (\S+) (\S+) ([0-9.]+) ms ([0-9.]+) TFLOP/s, split-KV (\d+)", line)
+        if m:
+            b = best.setdefault(m.group(1), {}).get(n)
+            if not b or float(m.group(3)) < b[0]:
+                best[m.group(1)][n] = (float(m.group(3)), m.group(2), int(m.group(5)), float(m.group(4)))
+for sh, d in best.items():
+    print("==", sh)
+    for n, (ms, key, ns, tf) in sorted(d.items()):
+        print("  splits %d (ran %d): %.4f ms %.1f TFLOP/s %s" % (n, ns, ms, tf, key))
+PY
+    ;;
   last)
     timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
     rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1

@@ -51,7 +51,7 @@ static int host_overhead(fa_context *ctx, const tune_shape *s) {
 int tune_cmd_bench(int argc, char **argv) {
   const char *grid = "seed4", *json = NULL, *filter = "";
   double rep_ms = 100;  /* do_bench's default, as peer_bench.py uses it */
-  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0, bwd = 0, det = 0;
+  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0, bwd = 0, det = 0, splits = 0;
   static tune_shape shapes[MAX_GRID];
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
@@ -73,6 +73,7 @@ int tune_cmd_bench(int argc, char **argv) {
       else if (strcmp(m, "fwd")) { fprintf(stderr, "fa-tune bench: --mode fwd or fwdbwd\n"); return 2; }
     }
     else if (!strcmp(argv[i], "--deterministic")) det = 1;
+    else if (!strcmp(argv[i], "--splits") && i + 1 < argc) splits = atoi(argv[++i]);
     else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
   }
   int ns = nshape ? nshape : tune_grid(grid, shapes, MAX_GRID);
@@ -151,6 +152,7 @@ int tune_cmd_bench(int argc, char **argv) {
       fa_plan_options po;
       fa_plan_options_init(&po);
       po.deterministic = det;
+      po.kv_splits = splits;
       if (k >= 0) {
         if (fa_gen_fits(NULL, gen, keys[k], &pr, ctx->arch) != FA_OK) continue;
         if (bwd) po.variant_bwd = keys[k]; else po.variant = keys[k];
@@ -171,7 +173,7 @@ int tune_cmd_bench(int argc, char **argv) {
       else if (ms > 0 && ms < best) { best = ms; snprintf(best_key, sizeof best_key, "%s", keys[k]); }
       if (tuned) printf("#   %s: %s\n", s->name, fa_plan_describe(plan));
       if (all && ms > 0)
-        printf("#   %s %s %.4f ms %.1f TFLOP/s\n", s->name, vkey, ms, work / ms / 1e9);
+        printf("#   %s %s %.4f ms %.1f TFLOP/s, split-KV %d\n", s->name, vkey, ms, work / ms / 1e9, plan->nsplit);
       fa_plan_destroy(plan);
     }
     if (best_key[0]) {
