@@ -56,6 +56,8 @@
 #   splits the openpi rows (segments; Pi0 prefill's 102 CTAs leave the card half idle) timed
 #          with every fitting variant at each forced split-KV count (fa-tune bench --splits N)
 #          and at fa's choice (0): the data for choose_splits.
+#   stune  after the split-KV bound (runtime/fa_plan.c choose_splits): the H200's forward
+#          winners of the position/segment buckets re-tuned, the Gemma grid beside every peer.
 #   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
 #          winners exported and run with NVRTC made unavailable.
 set -u
@@ -123,6 +125,15 @@ case ${1:-sweep} in
       echo "== $t $k: this build (B) against the commit before (A)"
       python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-main.txt" "b=$F/ab_${t}_fa-tune.txt" | tail -30
     done; done > "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
+  stune)
+    mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
+    python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute(\"delete from winners where gpu_id in (select id from gpus where name like '%H200%') and bucket_id in (select id from buckets where exact not like 'bwd%' and (exact like '%seg%' or exact like '%pos%'))\"); c.commit(); print('winners left:', c.execute('select count(*) from winners').fetchone()[0])"
+    timeout 120 ./build/fa-tune --gpu auto --no-bwd --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -4
+    cp "$F/tuning.db" tuning.db
+    timeout 90 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
+      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md" ;;
   splits)
     for n in 0 1 2 3 4 6 8; do
       timeout 60 ./build/fa-tune bench --grid gemma --filter "d256 seg" --all --splits $n --reps 10 --rep-ms 30 > "$F/splits_$n.txt" 2>&1

@@ -56,7 +56,14 @@ static fa_status choose(fa_context *ctx, const fa_problem *p, const char *forced
 ** tiles per slice, at most 16 slices. Only below half a wave: on the H100,
 ** Pi0's 816-token prefill (104 CTAs on 132 SMs) ran 0.040 ms unsplit and
 ** 0.047 ms in 3 slices, while its 51-query denoise (8 CTAs) went from
-** 0.049 to 0.024 ms and batch-1 decode from 0.082 to 0.019 ms. */
+** 0.049 to 0.024 ms and batch-1 decode from 0.082 to 0.019 ms. Slices also
+** cost fp32 partials (d + 1 floats per query row and slice, written, then read
+** by fa_combine): at most 4x the K and V bytes the slices share. On the H200
+** (2026-12-02, docs/perf/2026-12-02_h200/splits) the prefill on the sm90
+** m128n64 tile (56 CTAs) ran 0.028 ms unsplit, 0.029 in 2 slices and 0.048 in
+** the 5 this rule chose without that bound (partials 16x K and V): the tuner
+** kept the sm80 tile's 0.042 instead; the denoise (partials 0.9x per slice)
+** ran 0.025 ms in 3-4 slices and 0.033 unsplit. */
 static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_launch_info *li, const int grid[3],
                          int requested) {
   const int tiles = (p->seqlen_k + li->bn - 1) / li->bn;
@@ -66,6 +73,9 @@ static int choose_splits(const fa_context *ctx, const fa_problem *p, const fa_la
   long n = (2L * ctx->sm_count + ctas - 1) / ctas;
   if (n > tiles / 2) n = tiles / 2;
   if (n > 16) n = 16;
+  const double kv = 4.0 * p->batch * p->heads_kv * (double)p->seqlen_k * p->head_dim;  /* K and V, 16-bit */
+  const double slice = 8.0 * p->batch * p->heads_q * (double)p->seqlen_q * (p->head_dim + 1);
+  if (n * slice > 4 * kv) n = (long)(4 * kv / slice);
   return n > 1 ? (int)n : 1;
 }
 
