@@ -28,8 +28,8 @@ struct fa_plan {
   size_t bwd_off[4];   /* byte offsets of those regions */
   char describe[1024];
   /* The last forward call's tensor maps (sm90), reused while q, k, v and o
-  ** stay where they were: an encode costs about a microsecond of host time.
-  ** The lock lets several threads share the plan. */
+  ** stay where they were: four encodes a call had put the host time at the
+  ** 5 us target (docs/PERF.md §J.3, §K.1). The lock lets threads share the plan. */
   pthread_mutex_t map_lock;
   const void *map_ptr[4]; /* q, k, v, o of the maps below; all NULL: none yet */
   CUtensorMap maps[4];
