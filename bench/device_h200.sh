@@ -43,8 +43,6 @@
 #          item's last P V and epilogue) and the tensor maps kept per plan: smoke, verify every
 #          sm90 forward variant, the API tests, this build against build/fa-tune-main (the commit
 #          before, REV=48d0803 bench/build_alt.sh main ''), host time per call.
-#   xtune  after xitem: every H200 forward winner re-tuned, the forward grid beside FA2 and
-#          cuDNN, the Gemma grid's forward beside every peer, the export run without NVRTC.
 #   lpt    the plain grid's launch order (fwd_grid_item, reverted; lpt: chunks of 16 head
 #          pairs, tile-major, heavy causal tiles first): smoke, verify every forward variant, the
 #          API tests, this build against build/fa-tune-main (the order before) per variant on
@@ -110,10 +108,18 @@ retune_fwd() {  # $1: an SQL condition on buckets.exact; the H200's forward winn
   stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -8
   cp "$F/tuning.db" tuning.db
 }
+smoke() {  # $1: a variant filter; a hang (timeout) ends the call
+  timeout 40 ./build/fa-tune verify --filter "$1" > "$F/smoke.txt" 2>&1
+  local rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+}
+gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
+  timeout ${1:-150} python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
+    --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
+  stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
+}
 case ${1:-sweep} in
   xitem)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
     sm90_checks
     for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
     for b in fa-tune fa-tune-main; do
@@ -131,9 +137,7 @@ case ${1:-sweep} in
     timeout 120 ./build/fa-tune --gpu auto --no-bwd --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
     stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -4
     cp "$F/tuning.db" tuning.db
-    timeout 90 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
-      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
-    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md" ;;
+    gemma_fwd 90 ;;
   splits)
     for n in 0 1 2 3 4 6 8; do
       timeout 60 ./build/fa-tune bench --grid gemma --filter "d256 seg" --all --splits $n --reps 10 --rep-ms 30 > "$F/splits_$n.txt" 2>&1
@@ -156,8 +160,7 @@ for sh, d in best.items():
 PY
     ;;
   last)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1
     timeout 200 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"
     timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
@@ -168,12 +171,9 @@ PY
     stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
-    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
-      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
-    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md" ;;
+    gemma_fwd 150 ;;
   lpt|lpt2)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1
     timeout 150 ./build/fa-tune verify --filter fwd_ --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"
     timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
@@ -203,24 +203,12 @@ for x, y in zip(a, b):
 if logs: print("geometric mean A/B over %d: %.3f (min %.3f, max %.3f)" % (len(logs), math.exp(sum(logs) / len(logs)), math.exp(min(logs)), math.exp(max(logs))))
 PY
     done >> "$F/ab.md"; grep "==\|geometric" "$F/ab.md" ;;
-  xtune)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
-    retune_fwd "1"
-    grid fwd
-    cut -c1-220 "$F/compare_fwd.md"
-    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
-      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
-    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md" ;;
   retune)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1
     retune_fwd "1"
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
-    timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
-      --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
-    stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
+    gemma_fwd 150
     for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt" ;;
   fb)
     grid fwdbwd
@@ -234,8 +222,7 @@ PY
     FA_TUNING_DB=/nonexistent timeout 60 ./build/fa-tune bench --grid seed4 --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/shipped.txt" 2>&1
     stamp "shipped rc=$?"; grep -c "tuned" "$F/shipped.txt"; grep -m3 -i "text" "$F/shipped.txt" ;;
   epi)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1
     sm90_checks
     for b in fa-tune fa-tune-slack0 fa-tune-tma; do
       ab $b seed4 "m128n128_w12_s2_g1" d128_$b 60
@@ -250,8 +237,7 @@ PY
     grid fwd
     cut -c1-220 "$F/compare_fwd.md" ;;
   tma)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1 > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1
     sm90_checks
     ab fa-tune seed4 "m128n128_w12_s2_g1" d128 60
     ab fa-tune-notma seed4 "m128n128_w12_s2_g1" d128n 60
@@ -267,8 +253,7 @@ PY
     grid fwd
     cut -c1-220 "$F/compare_fwd.md" ;;
   prof)
-    timeout 40 ./build/fa-tune verify --filter d128_bf16_m128n128_w12_s2_g1_persist > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
     SC="--shape 2,8192,8192,32,16,128,causal,softcap=50,scale=0.0833333 --shape 4,8192,8192,8,4,256,causal,softcap=50,scale=0.0625"
     SC="$SC --shape 4,4096,4096,32,32,128,softcap=50 --shape 1,8192,8192,32,16,128,causal,window=4096,softcap=50,scale=0.0833333"
     for b in fa-tune fa-tune-h2 fa-tune-h2e1 fa-tune-h2e2 fa-tune-e1; do
@@ -311,8 +296,7 @@ PY
     stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -c "kernel from nvrtc" "$F/nonvrtc.txt")" ;;
   pp|ptune)  # ptune: the persistent grid, every forward bucket re-tuned; pp: d256 turns, its d256 buckets
     [ $1 = pp ] && smoke=d256_bf16_m128n80_w12_s2_g8 || smoke=d128_bf16_m128n128_w12_s2_g1_persist
-    timeout 40 ./build/fa-tune verify --filter $smoke > "$F/smoke.txt" 2>&1
-    rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
+    smoke $smoke
     sm90_checks
     [ $1 = pp ] && retune_fwd "exact like '%d256%'" || retune_fwd "1"
     grid fwd
