@@ -73,7 +73,12 @@ int tune_cmd_bench(int argc, char **argv) {
       else if (strcmp(m, "fwd")) { fprintf(stderr, "fa-tune bench: --mode fwd or fwdbwd\n"); return 2; }
     }
     else if (!strcmp(argv[i], "--deterministic")) det = 1;
-    else if (!strcmp(argv[i], "--splits") && i + 1 < argc) splits = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--splits") && i + 1 < argc) {
+      char *end;
+      const long n = strtol(argv[++i], &end, 10);
+      if (*end || n < 0 || n > 64) { fprintf(stderr, "fa-tune bench: --splits takes 0 (fa's choice) to 64\n"); return 2; }
+      splits = (int)n;
+    }
     else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
   }
   int ns = nshape ? nshape : tune_grid(grid, shapes, MAX_GRID);
