@@ -58,6 +58,21 @@
 #          winners of the position/segment buckets re-tuned, the Gemma grid beside every peer.
 #   fb     forward+backward on both grids with the re-tuned tuning.db beside FA2 and cuDNN, the
 #          winners exported and run with NVRTC made unavailable.
+#   qs     three forward changes at once: the partial tiles' mask as one key range per row, a
+#          third K/V stage (m128n128), and (build/fa-tune-rsq) Q in registers for S = Q K^T:
+#          smoke, verify every sm90 forward variant (and the m128n128 ones of fa-tune-rsq), the API
+#          tests, then per variant this build, fa-tune-rsq and fa-tune-main (the commit before)
+#          on ten d128 shapes and three causal d256 ones.
+#   slope  where the forward's time goes: Tq = 2048 against Tk = 512..8192 (d128 32/32, d256
+#          16/16, not causal; bench/shapes_slope.jsonl), fa's plain and persistent tiles and
+#          cuDNN and FA2, so that time = a + b * Tk splits per-CTA overhead from the key loop;
+#          then Nsight Compute on fa's d128 S=2048 kernel (pipes, stalls per SASS line).
+#   trace  SM 0's work items timed inside the kernel (build/fa-tune-trace, bench/trace/): d128
+#          m128n128 plain and persistent at Tq = 2048, Tk = 512 and 2048; and build/fa-tune-pf
+#          (the tensor maps prefetched at entry) against this build on the qs phase's shapes.
+#   diag   the key loop's parts: twins of d128 m128n128 without the softmax (nosm), without its
+#          exp2 (nomufu), without P V (nopv), without turns (noturn), each timed at Tq = 2048
+#          and Tk = 512..8192 beside this build, so the slopes say what bounds the loop.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -118,6 +133,82 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  diag)
+    S1=""; for tk in 512 1024 2048 4096 8192; do S1="$S1 --shape 4,2048,$tk,32,32,128"; done
+    for b in fa-tune fa-tune-nosm fa-tune-nomufu fa-tune-nopv fa-tune-noturn fa-tune; do
+      timeout 90 ./build/$b bench $S1 --filter d128_bf16_m128n128_w12_s2_g1 --all --reps 10 > "$F/diag_$b.txt" 2>&1; stamp "diag $b rc=$?"
+      grep "^#   " "$F/diag_$b.txt" | cut -c1-130
+    done ;;
+  trace)
+    for tk in 512 2048; do for k in g1 g1_persist; do
+      timeout 60 ./build/fa-tune-trace bench --shape 4,2048,$tk,32,32,128 --filter "fwd_sm90_d128_bf16_m128n128_w12_s2_$k" --reps 3 --rep-ms 0 > "$F/trace_${tk}_$k.txt" 2>&1
+      stamp "trace $tk $k rc=$?"; grep -c TRACE "$F/trace_${tk}_$k.txt"
+    done; done
+    SH=""
+    for c in "" ",causal"; do
+      for s in 2048 4096 8192; do SH="$SH --shape 4,$s,$s,32,32,128$c"; done
+      for s in 2048 4096; do SH="$SH --shape 4,$s,$s,32,8,128$c"; done
+    done
+    for b in fa-tune fa-tune-pf; do
+      timeout 120 ./build/$b bench $SH --filter d128_bf16_m128n128_w12_s2_g1 --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
+    done
+    for k in g1 g1_persist; do
+      echo "== $k: tensor maps prefetched (B) against not (A)"
+      python3 bench/variants_ab.py --a "^a:.*_$k\$" --b "^b:.*_$k\$" "a=$F/ab_d128_fa-tune.txt" "b=$F/ab_d128_fa-tune-pf.txt"
+    done > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md" ;;
+  slope)
+    S1="" S2=""
+    for tk in 512 1024 2048 4096 8192; do S1="$S1 --shape 4,2048,$tk,32,32,128"; S2="$S2 --shape 4,2048,$tk,16,16,256"; done
+    timeout 120 ./build/fa-tune bench $S1 --filter d128_bf16_m128n128_w12_s2_g1 --all --reps 20 > "$F/slope_d128.txt" 2>&1; stamp "slope d128 rc=$?"
+    timeout 120 ./build/fa-tune bench $S2 --filter d256_bf16_m128n80_w12_s2_g1 --all --reps 20 > "$F/slope_d256.txt" 2>&1; stamp "slope d256 rc=$?"
+    timeout 150 python3 .peers/peer_bench.py --shapes bench/shapes_slope.jsonl --modes fwd --peers flash,cudnn \
+      --json "$F/peers_slope.jsonl" > "$F/peers_slope.txt" 2>&1; stamp "peers rc=$?"
+    grep "^#   " "$F/slope_d128.txt" "$F/slope_d256.txt" | cut -c1-150; grep -v "^#" "$F/peers_slope.jsonl" | cut -c1-250
+    NCU="ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section LaunchStats"
+    NCU="$NCU --metrics regex:sm__pipe_.*_cycles_active.avg.pct_of_peak_sustained_active,regex:sm__inst_executed_pipe_.*avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__cycles_elapsed.avg.per_second"
+    timeout 90 $NCU -k fa_fwd -s 2 -c 1 ./build/fa-tune bench --shape 4,2048,2048,32,32,128 --filter fwd_sm90_d128_bf16_m128n128_w12_s2_g1 --reps 1 --rep-ms 0 > "$F/ncu_fa.txt" 2>&1
+    stamp "ncu rc=$?"; grep -E "Duration|pipe_tensor_cycles|issue_active|per_second|pipe_xu |pipe_alu |pipe_fma |pipe_uniform " "$F/ncu_fa.txt" | cut -c1-160
+    timeout 120 ncu --clock-control none --section SourceCounters --section WarpStateStats --page source --print-source sass --csv -k fa_fwd -s 2 -c 1 \
+      ./build/fa-tune bench --shape 4,2048,2048,32,32,128 --filter fwd_sm90_d128_bf16_m128n128_w12_s2_g1 --reps 1 --rep-ms 0 > "$F/src.csv" 2>&1
+    stamp "ncu source rc=$?"; gzip "$F/src.csv"; ls -la "$F" ;;
+  qs)
+    smoke d128_bf16_m128n128_w12_s3_g1
+    sm90_checks
+    for f in fwd_sm90_d128_bf16_m128n128 fwd_sm90_d64_bf16_m128n128; do
+      timeout 60 ./build/fa-tune-rsq verify --filter $f --quiet
+    done > "$F/verify_rsq.txt" 2>&1; stamp "verify rsq rc=$?"; grep "^verify:" "$F/verify_rsq.txt"
+    SH=""
+    for c in "" ",causal"; do
+      for s in 2048 4096 8192; do SH="$SH --shape 4,$s,$s,32,32,128$c"; done
+      for s in 2048 4096; do SH="$SH --shape 4,$s,$s,32,8,128$c"; done
+    done
+    D2="--shape 4,2048,2048,16,16,256,causal --shape 4,4096,4096,16,16,256,causal --shape 4,2048,2048,8,1,256,causal"
+    for b in fa-tune fa-tune-rsq fa-tune-main; do
+      timeout 150 ./build/$b bench $SH --filter d128_bf16_m128n128_w12 --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
+    done
+    for b in fa-tune fa-tune-main; do
+      timeout 60 ./build/$b bench $D2 --filter d256_bf16_m128n80_w12_s2_g1 --all --reps 10 > "$F/ab_d256_$b.txt" 2>&1; stamp "ab d256 $b rc=$?"
+    done
+    {
+      for k in s2_g1 s2_g1_persist; do
+        echo "== $k: range mask (B) against the commit before (A)"
+        python3 bench/variants_ab.py --a "^a:.*_$k\$" --b "^b:.*_$k\$" "a=$F/ab_d128_fa-tune-main.txt" "b=$F/ab_d128_fa-tune.txt"
+      done
+      echo "== d256 m128n80 causal: range mask (B) against the commit before (A)"
+      python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_d256_fa-tune-main.txt" "b=$F/ab_d256_fa-tune.txt"
+      for k in g1 g1_persist; do
+        echo "== $k: three stages (B) against two (A)"
+        python3 bench/variants_ab.py --a "_s2_$k\$" --b "_s3_$k\$" "$F/ab_d128_fa-tune.txt"
+      done
+      for k in s2_g1 s2_g1_persist s3_g1 s3_g1_persist; do
+        echo "== $k: Q in registers (B) against Q in shared memory (A)"
+        python3 bench/variants_ab.py --a "^a:.*_$k\$" --b "^b:.*_$k\$" "a=$F/ab_d128_fa-tune.txt" "b=$F/ab_d128_fa-tune-rsq.txt"
+      done
+      echo "== best of each build: rsq (B) against this build (A)"
+      python3 bench/variants_ab.py --a "^a:" --b "^b:" "a=$F/ab_d128_fa-tune.txt" "b=$F/ab_d128_fa-tune-rsq.txt"
+      echo "== best of each build: this build (B) against the commit before (A)"
+      python3 bench/variants_ab.py --a "^a:" --b "^b:" "a=$F/ab_d128_fa-tune-main.txt" "b=$F/ab_d128_fa-tune.txt"
+    } > "$F/ab.md" 2>&1; cat "$F/ab.md" ;;
   xitem)
     smoke d128_bf16_m128n128_w12_s2_g1_persist
     sm90_checks
