@@ -340,16 +340,22 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       release(emptyK(sn));
       float corr_v[2];
       const bool rescale = softmax(sc, tn, corr_v);
-      wgmma_wait<0>();
-      reg_fence(acc);
-      release(emptyV(s));
+      // P V's wait sits behind the branch on the softmax's vote: in one basic
+      // block with the softmax, ptxas scheduled it first, so the softmax
+      // never ran under the warpgroup's own P V.
       if (rescale) {
+        wgmma_wait<0>();
+        reg_fence(acc);
 #pragma unroll
         for (int j = 0; j < D / 8; ++j) {
           acc[j][0] *= corr_v[0], acc[j][1] *= corr_v[0];
           acc[j][2] *= corr_v[1], acc[j][3] *= corr_v[1];
         }
+      } else {
+        wgmma_wait<0>();
+        reg_fence(acc);
       }
+      release(emptyV(s));
       pack(sc, pa);
       t = tn;
       ++it;
