@@ -73,6 +73,13 @@
 #   diag   the key loop's parts: twins of d128 m128n128 without the softmax (nosm), without its
 #          exp2 (nomufu), without P V (nopv), without turns (noturn), each timed at Tq = 2048
 #          and Tk = 512..8192 beside this build, so the slopes say what bounds the loop.
+#   wfix   P V's wait after the softmax (ptxas had scheduled it first): smoke, the whole sweep,
+#          the API tests, then this build against build/fa-tune-prev (the commit before) per
+#          variant on the qs phase's d128 shapes and the d256 grid, and with the tuned selection
+#          on the Gemma grid.
+#   final3 after wfix: every H200 forward winner re-tuned (the texts changed), the forward grid
+#          beside FA2 and cuDNN, the export run without NVRTC, host time, the Gemma grid beside
+#          every peer.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -133,6 +140,49 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  final3)
+    retune_fwd "1"
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
+    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+      timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
+    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
+    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    gemma_fwd 100 ;;
+  wfix)
+    smoke d128_bf16_m128n128_w12_s2_g1
+    timeout 230 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH=""
+    for c in "" ",causal"; do
+      for s in 2048 4096 8192; do SH="$SH --shape 4,$s,$s,32,32,128$c"; done
+      for s in 2048 4096; do SH="$SH --shape 4,$s,$s,32,8,128$c"; done
+    done
+    for b in fa-tune fa-tune-prev; do
+      timeout 90 ./build/$b bench $SH --filter d128_bf16_m128n --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
+      timeout 60 ./build/$b bench --grid d256 --filter m128n80_w12_s2_g1 --all --reps 10 > "$F/ab_d256_$b.txt" 2>&1; stamp "ab d256 $b rc=$?"
+      timeout 60 ./build/$b bench --grid gemma --tuned --reps 10 --json "$F/tuned_gemma_$b.jsonl" > "$F/tuned_gemma_$b.txt" 2>&1; stamp "tuned gemma $b rc=$?"
+    done
+    {
+      for t in d128 d256; do for k in '_g1$' '_persist$'; do
+        echo "== $t $k: wait after the softmax (B) against the commit before (A)"
+        python3 bench/variants_ab.py --a "^a:.*$k" --b "^b:.*$k" "a=$F/ab_${t}_fa-tune-prev.txt" "b=$F/ab_${t}_fa-tune.txt"
+      done; done
+      echo "== d128 best variant of each build"
+      python3 bench/variants_ab.py --a "^a:" --b "^b:" "a=$F/ab_d128_fa-tune-prev.txt" "b=$F/ab_d128_fa-tune.txt"
+      echo "== Gemma grid, tuned selection: this build (B) against the commit before (A)"
+      python3 - "$F/tuned_gemma_fa-tune-prev.jsonl" "$F/tuned_gemma_fa-tune.jsonl" <<'PY'
+import json, math, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+logs = []
+for x, y in zip(a, b):
+    r = x["ms"] / y["ms"]; logs.append(math.log(r))
+    print("| %s | %s | %.4f | %.4f | %.3f |" % (x["name"], x["variant"], x["ms"], y["ms"], r))
+if logs: print("geometric mean A/B over %d: %.3f (min %.3f, max %.3f)" % (len(logs), math.exp(sum(logs) / len(logs)), math.exp(min(logs)), math.exp(max(logs))))
+PY
+    } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md" ;;
   diag)
     S1=""; for tk in 512 1024 2048 4096 8192; do S1="$S1 --shape 4,2048,$tk,32,32,128"; done
     for b in fa-tune fa-tune-nosm fa-tune-nomufu fa-tune-nopv fa-tune-noturn fa-tune; do
