@@ -80,6 +80,7 @@
 #   final3 after wfix: every H200 forward winner re-tuned (the texts changed), the forward grid
 #          beside FA2 and cuDNN, the export run without NVRTC, host time, the Gemma grid beside
 #          every peer.
+#   again  the forward grid beside FA2 and cuDNN once more (a second sample of final3's table).
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -140,6 +141,9 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  again)
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md" ;;
   final3)
     retune_fwd "1"
     grid fwd
