@@ -135,6 +135,12 @@ smoke() {  # $1: a variant filter; a hang (timeout) ends the call
   timeout 40 ./build/fa-tune verify --filter "$1" > "$F/smoke.txt" 2>&1
   local rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
 }
+d128_ab_shapes() {  # the ten d128 shapes of the qs, trace and wfix A/B runs, as --shape flags
+  for c in "" ",causal"; do
+    for s in 2048 4096 8192; do echo -n " --shape 4,$s,$s,32,32,128$c"; done
+    for s in 2048 4096; do echo -n " --shape 4,$s,$s,32,8,128$c"; done
+  done
+}
 gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   timeout ${1:-150} python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
     --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
@@ -159,11 +165,7 @@ case ${1:-sweep} in
     timeout 230 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"
     timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    SH=""
-    for c in "" ",causal"; do
-      for s in 2048 4096 8192; do SH="$SH --shape 4,$s,$s,32,32,128$c"; done
-      for s in 2048 4096; do SH="$SH --shape 4,$s,$s,32,8,128$c"; done
-    done
+    SH=$(d128_ab_shapes)
     for b in fa-tune fa-tune-prev; do
       timeout 90 ./build/$b bench $SH --filter d128_bf16_m128n --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
       timeout 60 ./build/$b bench --grid d256 --filter m128n80_w12_s2_g1 --all --reps 10 > "$F/ab_d256_$b.txt" 2>&1; stamp "ab d256 $b rc=$?"
@@ -198,11 +200,7 @@ PY
       timeout 60 ./build/fa-tune-trace bench --shape 4,2048,$tk,32,32,128 --filter "fwd_sm90_d128_bf16_m128n128_w12_s2_$k" --reps 3 --rep-ms 0 > "$F/trace_${tk}_$k.txt" 2>&1
       stamp "trace $tk $k rc=$?"; grep -c TRACE "$F/trace_${tk}_$k.txt"
     done; done
-    SH=""
-    for c in "" ",causal"; do
-      for s in 2048 4096 8192; do SH="$SH --shape 4,$s,$s,32,32,128$c"; done
-      for s in 2048 4096; do SH="$SH --shape 4,$s,$s,32,8,128$c"; done
-    done
+    SH=$(d128_ab_shapes)
     for b in fa-tune fa-tune-pf; do
       timeout 120 ./build/$b bench $SH --filter d128_bf16_m128n128_w12_s2_g1 --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
     done
@@ -231,11 +229,7 @@ PY
     for f in fwd_sm90_d128_bf16_m128n128 fwd_sm90_d64_bf16_m128n128; do
       timeout 60 ./build/fa-tune-rsq verify --filter $f --quiet
     done > "$F/verify_rsq.txt" 2>&1; stamp "verify rsq rc=$?"; grep "^verify:" "$F/verify_rsq.txt"
-    SH=""
-    for c in "" ",causal"; do
-      for s in 2048 4096 8192; do SH="$SH --shape 4,$s,$s,32,32,128$c"; done
-      for s in 2048 4096; do SH="$SH --shape 4,$s,$s,32,8,128$c"; done
-    done
+    SH=$(d128_ab_shapes)
     D2="--shape 4,2048,2048,16,16,256,causal --shape 4,4096,4096,16,16,256,causal --shape 4,2048,2048,8,1,256,causal"
     for b in fa-tune fa-tune-rsq fa-tune-main; do
       timeout 150 ./build/$b bench $SH --filter d128_bf16_m128n128_w12 --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
