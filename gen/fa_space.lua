@@ -167,7 +167,7 @@ function S.smem_bytes(v)
     return math.max(S.bwd_smem(v), S.bwd_dq_smem(v))
   end
   if v.family == "sm90" then  -- 1024 to align the swizzled tiles, 256 for the mbarriers
-    return 1024 + v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + 256 + (tok and (S.TABLE_MAX + 1) * 16 or 0)
+    return S.sm90_fwd_smem(v) + ((S.sm90_o_buffer(v) and 1 or 0) + S.sm90_q_buffers(v) - 1) * v.bm * v.d * esz
   end
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
@@ -197,14 +197,30 @@ function S.threads(v) return v.warps * 32 end
 -- d256 tiles keep none: with turns they spilled 32 bytes (ptxas, g2-g8).
 function S.sm90_pingpong(v) return v.warps == 12 and (v.d <= 128 or not v.persist) end
 
--- Whether an sm90 forward writes O by TMA from the Q buffer (a bulk store per
+-- Whether an sm90 forward writes O by TMA from shared memory (a bulk store per
 -- warpgroup and 64 columns) rather than with 16-byte stores of every thread.
--- The persistent grid loads the next item's Q into that buffer meanwhile, so
--- it stores from registers. ptxas (sm_90a, 2026-12-02) spilled 16 bytes with
--- the TMA store in d64 m192n96 softcap, whose three consumer warpgroups have
--- 160 registers each: softcap tiles with fewer than 240 keep the 16-byte stores.
+-- ptxas (sm_90a, 2026-12-02) spilled 16 bytes with the TMA store in d64
+-- m192n96 softcap, whose three consumer warpgroups have 160 registers each:
+-- softcap tiles with fewer than 240 keep the 16-byte stores. The persistent
+-- grid loads the next item's Q into the Q buffer meanwhile, so it stores by
+-- TMA only from a buffer of its own, where that fits (else from registers).
 function S.sm90_tma_store(v)
-  return not v.persist and not (v.softcap and S.sm90_consumer_regs(v.warps) < 240)
+  return (not v.persist or S.sm90_o_buffer(v)) and not (v.softcap and S.sm90_consumer_regs(v.warps) < 240)
+end
+-- The persistent grid's own O buffer: BM x d more shared memory, where it fits.
+function S.sm90_o_buffer(v)
+  return v.persist == true and S.sm90_fwd_smem(v) + v.bm * v.d * 2 <= S.smem_limit[90]
+end
+-- Q buffers of an sm90 forward: the persistent grid loads the next item's Q
+-- into a second one, where it fits beside the O buffer.
+function S.sm90_q_buffers(v)
+  return (v.persist and S.sm90_tma_store(v) and S.sm90_fwd_smem(v) + 2 * v.bm * v.d * 2 <= S.smem_limit[90]) and 2 or 1
+end
+-- The sm90 forward's shared memory without those buffers: 1024 to align the
+-- swizzled tiles, Q, K and V, 256 for the mbarriers, the tile bounds.
+function S.sm90_fwd_smem(v)
+  local tok = v.pos or v.seg
+  return 1024 + v.bm * v.d * 2 + 2 * v.stages * v.bn * v.d * 2 + 256 + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
 
 -- How far (in exp2 units) a tile's row max may pass the running max before

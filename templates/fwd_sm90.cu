@@ -8,8 +8,10 @@
 // or 16-byte stores. Slots are filled by gen/fa_gen.lua.
 // With PERSIST a grid of one CTA per SM slot walks the work items in the
 // plain grid's order: the producer loads the next item's Q, K and V while the
-// consumers finish this one, and O goes from registers straight to global
-// memory (the Q buffer already holds the next item's rows).
+// consumers finish this one (into a second Q buffer where it fits, QBUFS).
+// The Q buffer may then hold the next item's rows, so O leaves through a
+// buffer of its own (TMA_STORE: the store runs on under the next item) or
+// from registers straight to global memory.
 
 constexpr int D = ${D};            // head_dim
 constexpr int BM = ${BM};          // query rows per CTA (after GQA packing), 64 per consumer warpgroup
@@ -27,15 +29,18 @@ constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the
 constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
 constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
 constexpr bool TMA_STORE = ${TMA_STORE};  // O out of shared memory by TMA (else 16-byte stores)
+constexpr int QBUFS = ${QBUFS};  // Q buffers: item n reads buffer n % QBUFS
 constexpr float MAX_SLACK = ${MAX_SLACK};  // how far (exp2 units) a tile's max may pass the running max unmoved
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
 constexpr int DC = D / 8;               // 16-byte chunks per row
 constexpr u32 QBYTES = BM * D * 2, KVBYTES = BN * D * 2;
+constexpr bool O_BUF = PERSIST && TMA_STORE;  // O staged in its own buffer (else in Q's)
 static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
 static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups");
 static_assert(!(PERSIST && (HAS_POS || HAS_SEG)), "the bounds tables are built once per CTA");
+static_assert(QBUFS == 1 || (QBUFS == 2 && O_BUF), "a second Q buffer only for the persistent grid with its O buffer");
 
 ${WGMMA}
 
@@ -46,13 +51,16 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
   unsigned char *smem = smem_raw + (sQ - raw);
-  const u32 sK = sQ + QBYTES, sV = sK + STAGES * KVBYTES, bars = sV + STAGES * KVBYTES;
-  // Barriers: Q full, Q empty, then per stage K full, V full, K empty, V empty.
-  const u32 barQ = bars, barQe = bars + 8;
-  auto fullK = [&](int s) { return bars + 16 + 8 * s; };
-  auto fullV = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
-  auto emptyK = [&](int s) { return bars + 16 + 8 * (2 * STAGES + s); };
-  auto emptyV = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
+  const u32 sK = sQ + QBUFS * QBYTES, sV = sK + STAGES * KVBYTES, sO = O_BUF ? sV + STAGES * KVBYTES : sQ;
+  const u32 bars = sV + STAGES * KVBYTES + (O_BUF ? QBYTES : 0);
+  // Barriers: Q full and Q empty per Q buffer, then per stage K full, V full,
+  // K empty, V empty.
+  auto barQ = [&](int q) { return bars + 8 * q; };
+  auto barQe = [&](int q) { return bars + 16 + 8 * q; };
+  auto fullK = [&](int s) { return bars + 32 + 8 * s; };
+  auto fullV = [&](int s) { return bars + 32 + 8 * (STAGES + s); };
+  auto emptyK = [&](int s) { return bars + 32 + 8 * (2 * STAGES + s); };
+  auto emptyV = [&](int s) { return bars + 32 + 8 * (3 * STAGES + s); };
   TileBounds *table = (TileBounds *)(smem + (bars - sQ) + 256);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -81,8 +89,10 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   item(w0);
 
   if (tid == 0) {
-    mbar_init(barQ, 1);
-    mbar_init(barQe, NC * 4);  // one arrival per consumer warp
+    for (int q = 0; q < QBUFS; ++q) {
+      mbar_init(barQ(q), 1);
+      mbar_init(barQe(q), NC * 4);  // one arrival per consumer warp
+    }
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(fullK(s), 1);
       mbar_init(fullV(s), 1);
@@ -112,13 +122,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     if (tid == 0) {
       int it = 0;  // K/V tiles loaded, over all items: stage it % STAGES
       for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
-        if (n > 0) {
-          item(w);
-          mbar_wait(barQe, (n - 1) & 1);  // the consumers' last S of the previous item is done
-        }
-        mbar_expect_tx(barQ, QBYTES);
+        const int qb = n % QBUFS;
+        if (n > 0) item(w);
+        // the consumers' last S of the item that used this buffer before is done
+        if (n >= QBUFS) mbar_wait(barQe(qb), ((n - QBUFS) / QBUFS) & 1);
+        mbar_expect_tx(barQ(qb), QBYTES);
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
+        for (int db = 0; db < D / 64; ++db)
+          tma_load4(sQ + qb * QBYTES + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ(qb));
         for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
           const int s = it % STAGES;
           const u32 ph = (it / STAGES) & 1;
@@ -152,7 +163,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
 
   // S = Q K^T for the tile in buffer kbuf: both operands K-major; a 16-wide
   // k step moves 32 bytes inside the swizzled rows. Issued, not waited for.
-  const u32 qlo = sw128_lo(qbase, 16);
+  u32 qlo = sw128_lo(qbase, 16);  // of this item's Q buffer
   auto issue_s = [&](float (&sc)[BN / 8][4], u32 kbuf) {
     const u32 klo = sw128_lo(kbuf, 16);
     wgmma_fence();
@@ -308,7 +319,8 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
 #pragma unroll
     for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
     row_max[0] = row_max[1] = NEG_INF, row_sum[0] = row_sum[1] = 0.f;
-    mbar_wait(barQ, n & 1);
+    mbar_wait(barQ(n % QBUFS), (n / QBUFS) & 1);
+    if constexpr (QBUFS > 1) qlo = sw128_lo(qbase + (n % QBUFS) * QBYTES, 16);
     int t = next_visible(t_lo);
     if (t < t_hi) {
       mbar_wait(fullK(it % STAGES), (it / STAGES) & 1);
@@ -361,7 +373,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       ++it;
     }
     // Q's last reader is done: the producer may load the next item's.
-    if (PERSIST) release(barQe);
+    if (PERSIST) release(barQe(n % QBUFS));
     if (t < t_hi) {  // the last tile's P V
       wait_v(t, it % STAGES);
       turn_wait();
@@ -373,9 +385,10 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       ++it;
     }
 
-    // Epilogue: normalise; O out through this warpgroup's own Q rows (PERSIST:
-    // straight from registers, 4 bytes per lane), or (split) fp32 partials to ws
-    // for fa_combine, laid out as in fwd_sm80.cu. Rows with no visible key give
+    // Epilogue: normalise; O out through this warpgroup's rows of the O buffer
+    // (Q's, or its own with O_BUF; PERSIST without TMA_STORE: straight from
+    // registers, 4 bytes per lane), or (split) fp32 partials to ws for
+    // fa_combine, laid out as in fwd_sm80.cu. Rows with no visible key give
     // O = 0 and LSE = -inf.
     const bool split_out = p.nsplit > 1;
     if (PERSIST) {  // the item's indices again, rather than live through the loop (d256 spilled)
@@ -404,7 +417,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
         const float x0 = acc[j][h * 2] * inv[h], x1 = acc[j][h * 2 + 1] * inv[h];
         if (split_out) {
           if (pos < p.Tq) *(float2 *)(wo + j * 8 + 2 * t4) = make_float2(x0, x1);
-        } else if (PERSIST) {
+        } else if (PERSIST && !TMA_STORE) {
           if (pos < p.Tq) *(u32 *)(orow + j * 8 + 2 * t4) = pack2(x0, x1);
         }
       }
@@ -414,13 +427,17 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
         else if (p.lse) p.lse[row] = l;
       }
     }
-    if (split_out || PERSIST) continue;
-    // Into this warpgroup's Q rows, four 8x8 blocks per stmatrix: lanes 8m..8m+7
+    if (split_out || (PERSIST && !TMA_STORE)) continue;
+    if constexpr (O_BUF) {  // the previous item's store has read this warpgroup's rows
+      if ((tid & 127) == 0) bulk_wait_read();
+      named_sync(1 + c, 128);
+    }
+    // Into this warpgroup's rows, four 8x8 blocks per stmatrix: lanes 8m..8m+7
     // address rows 8(m & 1).. of column chunk j + (m >> 1).
     const int m = lane >> 3, rr = wrow + (m & 1) * 8 + (lane & 7);
 #pragma unroll
     for (int j = 0; j < D / 8; j += 2)
-      stmatrix4(sQ + sw128(BM, rr, j + (m >> 1)), pack2(acc[j][0] * inv[0], acc[j][1] * inv[0]),
+      stmatrix4(sO + sw128(BM, rr, j + (m >> 1)), pack2(acc[j][0] * inv[0], acc[j][1] * inv[0]),
                 pack2(acc[j][2] * inv[1], acc[j][3] * inv[1]), pack2(acc[j + 1][0] * inv[0], acc[j + 1][1] * inv[0]),
                 pack2(acc[j + 1][2] * inv[1], acc[j + 1][3] * inv[1]));
     if constexpr (TMA_STORE) {  // the warpgroup's 64 rows, one box per 64 columns; TMA drops rows past Tq
@@ -428,9 +445,10 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       named_sync(1 + c, 128);
       if ((tid & 127) == 0) {
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db) tma_store4(to, db * 64, hg * G, (R0 + c * 64) / G, b, qbase + db * BM * 128);
+        for (int db = 0; db < D / 64; ++db)
+          tma_store4(to, db * 64, hg * G, (R0 + c * 64) / G, b, sO + c * 64 * 128 + db * BM * 128);
         bulk_commit();
-        bulk_wait_read();
+        if constexpr (!O_BUF) bulk_wait_read();  // else the next item's epilogue waits
       }
       continue;
     }
@@ -442,5 +460,6 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       *(uint4 *)(ob + pos * p.o_ss + hq * p.o_sh + cc * 8) = *(const uint4 *)(smem + sw128(BM, r, cc));
     }
   }  // work items
+  if (O_BUF && (tid & 127) == 0) bulk_wait_read();  // the shared memory outlives the last store's reads
   if (PINGPONG && c == 0) named_sync(3, 256);
 }
