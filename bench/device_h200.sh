@@ -81,6 +81,10 @@
 #          beside FA2 and cuDNN, the export run without NVRTC, host time, the Gemma grid beside
 #          every peer.
 #   again  the forward grid beside FA2 and cuDNN once more (a second sample of final3's table).
+#   obuf   the persistent grid's O in a buffer of its own (TMA store under the next item) and the
+#          next item's Q in a second buffer: smoke, verify every sm90 forward variant (and the
+#          persistent ones of build/fa-tune-q1, one Q buffer), the API tests, then per variant
+#          this build, fa-tune-q1 and fa-tune-prev (the commit before) on the ten d128 shapes.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -147,6 +151,27 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  obuf)
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
+    timeout 150 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    timeout 60 ./build/fa-tune-q1 verify --filter persist --quiet > "$F/verify_q1.txt" 2>&1
+    stamp "verify q1 rc=$?"; tail -1 "$F/verify_q1.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH=$(d128_ab_shapes)
+    for b in fa-tune fa-tune-q1 fa-tune-prev; do
+      timeout 90 ./build/$b bench $SH --filter d128_bf16_m128n --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
+    done
+    {
+      for b in fa-tune fa-tune-q1; do
+        echo "== $b persistent (B) against the commit before (A)"
+        python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$F/ab_d128_fa-tune-prev.txt" "b=$F/ab_d128_$b.txt"
+        echo "== $b persistent (B) against this build's plain grid (A)"
+        python3 bench/variants_ab.py --a '^b:.*_g1$' --b '^b:.*_persist$' "b=$F/ab_d128_$b.txt"
+        echo "== $b best variant (B) against the commit before's (A)"
+        python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_d128_fa-tune-prev.txt" "b=$F/ab_d128_$b.txt"
+      done
+    } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md" ;;
   again)
     grid fwd
     cut -c1-220 "$F/compare_fwd.md" ;;
