@@ -85,6 +85,9 @@
 #          next item's Q in a second buffer: smoke, verify every sm90 forward variant (and the
 #          persistent ones of build/fa-tune-q1, one Q buffer), the API tests, then per variant
 #          this build, fa-tune-q1 and fa-tune-prev (the commit before) on the ten d128 shapes.
+#   snake  the persistent walk reversing every other round (build/fa-tune-nosnake: not): smoke,
+#          verify the persistent variants, per variant both builds on the ten d128 shapes and
+#          the d256 grid; then every H200 forward winner re-tuned with the faster build.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -151,6 +154,29 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  snake)
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
+    timeout 60 ./build/fa-tune verify --filter persist --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    SH=$(d128_ab_shapes)
+    for b in fa-tune fa-tune-nosnake; do
+      timeout 90 ./build/$b bench $SH --filter d128_bf16_m128n --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
+      timeout 60 ./build/$b bench --grid d256 --filter m128n80_w12_s2_g --all --reps 10 > "$F/ab_d256_$b.txt" 2>&1; stamp "ab d256 $b rc=$?"
+    done
+    {
+      for t in d128 d256; do
+        echo "== $t persistent, snake (B) against not (A)"
+        python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$F/ab_${t}_fa-tune-nosnake.txt" "b=$F/ab_${t}_fa-tune.txt"
+        echo "== $t persistent, snake (B) against the plain grid (A)"
+        python3 bench/variants_ab.py --a '^b:.*_g[0-9]$' --b '^b:.*_persist$' "b=$F/ab_${t}_fa-tune.txt"
+        echo "== $t best variant, snake (B) against not (A)"
+        python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_${t}_fa-tune-nosnake.txt" "b=$F/ab_${t}_fa-tune.txt"
+      done
+    } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md"
+    # the build whose persistent d128 ran faster is re-tuned
+    g=$(grep -A14 "== d128 persistent, snake (B) against not" "$F/ab.md" | grep -o "geometric mean over [0-9]* shapes: [0-9.]*" | awk '{print $NF}')
+    if awk "BEGIN{exit !($g < 0.995)}"; then echo "re-tuned: nosnake"; cp build/fa-tune-nosnake build/fa-tune; else echo "re-tuned: snake"; fi
+    retune_fwd "1" ;;
   obuf)
     smoke d128_bf16_m128n128_w12_s2_g1_persist
     timeout 150 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1

@@ -210,7 +210,7 @@ function M.emit(key)
   end
   if v.family == "sm90" and v.dir == "fwd" then
     slots.TMA_STORE = tostring(S.sm90_tma_store(v))
-    slots.QBUFS = S.sm90_q_buffers(v)
+    slots.SNAKE = tostring(S.sm90_snake(v))
     slots.MAX_SLACK = ("%.1ff"):format(S.sm90_max_slack(v))
   end
   local body = fill(text, slots, tname)

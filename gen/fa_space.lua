@@ -167,7 +167,7 @@ function S.smem_bytes(v)
     return math.max(S.bwd_smem(v), S.bwd_dq_smem(v))
   end
   if v.family == "sm90" then  -- 1024 to align the swizzled tiles, 256 for the mbarriers
-    return S.sm90_fwd_smem(v) + ((S.sm90_o_buffer(v) and 1 or 0) + S.sm90_q_buffers(v) - 1) * v.bm * v.d * esz
+    return S.sm90_fwd_smem(v) + (S.sm90_o_buffer(v) and v.bm * v.d * esz or 0)
   end
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
@@ -207,16 +207,13 @@ function S.sm90_pingpong(v) return v.warps == 12 and (v.d <= 128 or not v.persis
 function S.sm90_tma_store(v)
   return (not v.persist or S.sm90_o_buffer(v)) and not (v.softcap and S.sm90_consumer_regs(v.warps) < 240)
 end
+-- Whether the persistent grid's walk reverses every other round.
+function S.sm90_snake(v) return true end
 -- The persistent grid's own O buffer: BM x d more shared memory, where it fits.
 function S.sm90_o_buffer(v)
   return v.persist == true and S.sm90_fwd_smem(v) + v.bm * v.d * 2 <= S.smem_limit[90]
 end
--- Q buffers of an sm90 forward: the persistent grid loads the next item's Q
--- into a second one, where it fits beside the O buffer.
-function S.sm90_q_buffers(v)
-  return (v.persist and S.sm90_tma_store(v) and S.sm90_fwd_smem(v) + 2 * v.bm * v.d * 2 <= S.smem_limit[90]) and 2 or 1
-end
--- The sm90 forward's shared memory without those buffers: 1024 to align the
+-- The sm90 forward's shared memory without that buffer: 1024 to align the
 -- swizzled tiles, Q, K and V, 256 for the mbarriers, the tile bounds.
 function S.sm90_fwd_smem(v)
   local tok = v.pos or v.seg

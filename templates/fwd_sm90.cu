@@ -8,10 +8,12 @@
 // or 16-byte stores. Slots are filled by gen/fa_gen.lua.
 // With PERSIST a grid of one CTA per SM slot walks the work items in the
 // plain grid's order: the producer loads the next item's Q, K and V while the
-// consumers finish this one (into a second Q buffer where it fits, QBUFS).
-// The Q buffer may then hold the next item's rows, so O leaves through a
-// buffer of its own (TMA_STORE: the store runs on under the next item) or
-// from registers straight to global memory.
+// consumers finish this one. The Q buffer then already holds the next item's
+// rows, so O leaves through a buffer of its own (TMA_STORE: the store runs on
+// under the next item) or from registers straight to global memory. On the
+// H200 (2026-12-02, d128 m128n128, ten shapes, same call) that buffer made it
+// 1.011-1.072x faster than from registers; a second Q buffer, for the next
+// item's Q, gave back 0.8% of it.
 
 constexpr int D = ${D};            // head_dim
 constexpr int BM = ${BM};          // query rows per CTA (after GQA packing), 64 per consumer warpgroup
@@ -29,7 +31,7 @@ constexpr bool PINGPONG = ${PINGPONG};  // consumer warpgroups take turns at the
 constexpr int CTAS_PER_SM = ${CTAS_PER_SM};  // the register cap at entry that setmaxnreg needs
 constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
 constexpr bool TMA_STORE = ${TMA_STORE};  // O out of shared memory by TMA (else 16-byte stores)
-constexpr int QBUFS = ${QBUFS};  // Q buffers: item n reads buffer n % QBUFS
+constexpr bool SNAKE = ${SNAKE};  // the persistent walk reverses every other round
 constexpr float MAX_SLACK = ${MAX_SLACK};  // how far (exp2 units) a tile's max may pass the running max unmoved
 
 constexpr int NT = WARPS * 32;
@@ -40,7 +42,6 @@ constexpr bool O_BUF = PERSIST && TMA_STORE;  // O staged in its own buffer (els
 static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
 static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups");
 static_assert(!(PERSIST && (HAS_POS || HAS_SEG)), "the bounds tables are built once per CTA");
-static_assert(QBUFS == 1 || (QBUFS == 2 && O_BUF), "a second Q buffer only for the persistent grid with its O buffer");
 
 ${WGMMA}
 
@@ -51,16 +52,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
   unsigned char *smem = smem_raw + (sQ - raw);
-  const u32 sK = sQ + QBUFS * QBYTES, sV = sK + STAGES * KVBYTES, sO = O_BUF ? sV + STAGES * KVBYTES : sQ;
+  const u32 sK = sQ + QBYTES, sV = sK + STAGES * KVBYTES, sO = O_BUF ? sV + STAGES * KVBYTES : sQ;
   const u32 bars = sV + STAGES * KVBYTES + (O_BUF ? QBYTES : 0);
-  // Barriers: Q full and Q empty per Q buffer, then per stage K full, V full,
-  // K empty, V empty.
-  auto barQ = [&](int q) { return bars + 8 * q; };
-  auto barQe = [&](int q) { return bars + 16 + 8 * q; };
-  auto fullK = [&](int s) { return bars + 32 + 8 * s; };
-  auto fullV = [&](int s) { return bars + 32 + 8 * (STAGES + s); };
-  auto emptyK = [&](int s) { return bars + 32 + 8 * (2 * STAGES + s); };
-  auto emptyV = [&](int s) { return bars + 32 + 8 * (3 * STAGES + s); };
+  // Barriers: Q full, Q empty, then per stage K full, V full, K empty, V empty.
+  const u32 barQ = bars, barQe = bars + 8;
+  auto fullK = [&](int s) { return bars + 16 + 8 * s; };
+  auto fullV = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
+  auto emptyK = [&](int s) { return bars + 16 + 8 * (2 * STAGES + s); };
+  auto emptyV = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
   TileBounds *table = (TileBounds *)(smem + (bars - sQ) + 256);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -85,14 +84,19 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     pmax = min(Lq - 1, (R0 + BM - 1) / G);
     fwd_key_tiles<BN>(p, Lk, off, pmin, pmax, split, t_lo, t_hi);
   };
-  const int w0 = PERSIST ? blockIdx.x : 0, wstep = PERSIST ? gridDim.x : 1;
-  item(w0);
+  // The CTA's n-th item: in rounds of one item per CTA (SNAKE: every other
+  // round in reverse, so that a CTA's causal tiles, heavy first within a head,
+  // even out); a round stays a window of consecutive items, which share K and V.
+  auto walk = [&](int n) {
+    if (!PERSIST) return n;
+    const int P = gridDim.x, i = blockIdx.x;
+    return n * P + ((SNAKE && (n & 1)) ? P - 1 - i : i);
+  };
+  item(walk(0));
 
   if (tid == 0) {
-    for (int q = 0; q < QBUFS; ++q) {
-      mbar_init(barQ(q), 1);
-      mbar_init(barQe(q), NC * 4);  // one arrival per consumer warp
-    }
+    mbar_init(barQ, 1);
+    mbar_init(barQe, NC * 4);  // one arrival per consumer warp
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(fullK(s), 1);
       mbar_init(fullV(s), 1);
@@ -121,15 +125,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     setmaxnreg_dec<REG_PRODUCER>();
     if (tid == 0) {
       int it = 0;  // K/V tiles loaded, over all items: stage it % STAGES
-      for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
-        const int qb = n % QBUFS;
-        if (n > 0) item(w);
-        // the consumers' last S of the item that used this buffer before is done
-        if (n >= QBUFS) mbar_wait(barQe(qb), ((n - QBUFS) / QBUFS) & 1);
-        mbar_expect_tx(barQ(qb), QBYTES);
+      for (int n = 0, w = walk(0); w < nitems; w = walk(++n)) {
+        if (n > 0) {
+          item(w);
+          mbar_wait(barQe, (n - 1) & 1);  // the consumers' last S of the previous item is done
+        }
+        mbar_expect_tx(barQ, QBYTES);
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db)
-          tma_load4(sQ + qb * QBYTES + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ(qb));
+        for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
         for (int t = next_visible(t_lo); t < t_hi; t = next_visible(t + 1), ++it) {
           const int s = it % STAGES;
           const u32 ph = (it / STAGES) & 1;
@@ -163,7 +166,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
 
   // S = Q K^T for the tile in buffer kbuf: both operands K-major; a 16-wide
   // k step moves 32 bytes inside the swizzled rows. Issued, not waited for.
-  u32 qlo = sw128_lo(qbase, 16);  // of this item's Q buffer
+  const u32 qlo = sw128_lo(qbase, 16);
   auto issue_s = [&](float (&sc)[BN / 8][4], u32 kbuf) {
     const u32 klo = sw128_lo(kbuf, 16);
     wgmma_fence();
@@ -312,15 +315,14 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     wgmma_commit();
   };
   if (PINGPONG && c == 1) named_arrive(3, 256);
-  for (int w = w0, n = 0; w < nitems; w += wstep, ++n) {
+  for (int n = 0, w = walk(0); w < nitems; w = walk(++n)) {
     if (n > 0) item(w);
 #pragma unroll
     for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
 #pragma unroll
     for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
     row_max[0] = row_max[1] = NEG_INF, row_sum[0] = row_sum[1] = 0.f;
-    mbar_wait(barQ(n % QBUFS), (n / QBUFS) & 1);
-    if constexpr (QBUFS > 1) qlo = sw128_lo(qbase + (n % QBUFS) * QBYTES, 16);
+    mbar_wait(barQ, n & 1);
     int t = next_visible(t_lo);
     if (t < t_hi) {
       mbar_wait(fullK(it % STAGES), (it / STAGES) & 1);
@@ -373,7 +375,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
       ++it;
     }
     // Q's last reader is done: the producer may load the next item's.
-    if (PERSIST) release(barQe(n % QBUFS));
+    if (PERSIST) release(barQe);
     if (t < t_hi) {  // the last tile's P V
       wait_v(t, it % STAGES);
       turn_wait();
