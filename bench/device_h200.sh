@@ -174,7 +174,7 @@ case ${1:-sweep} in
       done
     } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md"
     # the build whose persistent d128 ran faster is re-tuned
-    g=$(grep -A14 "== d128 persistent, snake (B) against not" "$F/ab.md" | grep -o "geometric mean over [0-9]* shapes: [0-9.]*" | awk '{print $NF}')
+    g=$(awk '/== d128 persistent, snake/{f=1} f && /geometric/{sub(/.*shapes: /, ""); print $1; exit}' "$F/ab.md")
     if awk "BEGIN{exit !($g < 0.995)}"; then echo "re-tuned: nosnake"; cp build/fa-tune-nosnake build/fa-tune; else echo "re-tuned: snake"; fi
     retune_fwd "1" ;;
   obuf)
