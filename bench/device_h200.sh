@@ -87,7 +87,9 @@
 #          this build, fa-tune-q1 and fa-tune-prev (the commit before) on the ten d128 shapes.
 #   snake  the persistent walk reversing every other round (build/fa-tune-nosnake: not): smoke,
 #          verify the persistent variants, per variant both builds on the ten d128 shapes and
-#          the d256 grid; then every H200 forward winner re-tuned with the faster build.
+#          the d256 grid; the sm90 backward with dP's wait after the exp2 against
+#          build/fa-tune-oldbwd (the commit before): verify, then per variant on the d128 shapes
+#          and four d256 ones; then every H200 forward winner re-tuned with the faster forward.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -173,6 +175,18 @@ case ${1:-sweep} in
         python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_${t}_fa-tune-nosnake.txt" "b=$F/ab_${t}_fa-tune.txt"
       done
     } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md"
+    timeout 90 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify_bwd.txt" 2>&1
+    stamp "verify bwd rc=$?"; tail -1 "$F/verify_bwd.txt"
+    SB="$SH --shape 4,2048,2048,16,16,256 --shape 4,2048,2048,16,16,256,causal --shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal"
+    for b in fa-tune fa-tune-oldbwd; do
+      timeout 90 ./build/$b bench $SB --mode fwdbwd --filter bwd_sm90 --all --reps 10 > "$F/ab_bwd_$b.txt" 2>&1; stamp "ab bwd $b rc=$?"
+    done
+    { echo "== sm90 backward, dP's wait after the exp2 (B) against before (A)"
+      python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_bwd_fa-tune-oldbwd.txt" "b=$F/ab_bwd_fa-tune.txt"
+      for k in d128_bf16_m64n128 d128_bf16_m64n64 d256_bf16_m64n64; do
+        echo "== $k (B new, A before)"
+        python3 bench/variants_ab.py --a "^a:.*${k}_w8_s2_g1$" --b "^b:.*${k}_w8_s2_g1$" "a=$F/ab_bwd_fa-tune-oldbwd.txt" "b=$F/ab_bwd_fa-tune.txt"
+      done; } > "$F/ab_bwd.md" 2>&1; grep "==\|geometric" "$F/ab_bwd.md"
     # the build whose persistent d128 ran faster is re-tuned
     g=$(awk '/== d128 persistent, snake/{f=1} f && /geometric/{sub(/.*shapes: /, ""); print $1; exit}' "$F/ab.md")
     if awk "BEGIN{exit !($g < 0.995)}"; then echo "re-tuned: nosnake"; cp build/fa-tune-nosnake build/fa-tune; else echo "re-tuned: snake"; fi
