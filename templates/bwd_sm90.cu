@@ -178,15 +178,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
           else s[j][e] = fast_exp2(fmaf(s[j][e], p.scale_log2, -(e & 1 ? l2.y : l2.x)));  // lse2 = +inf gives 0
         }
       }
-      // dP's wait behind a branch: in one basic block with the exp2 above,
-      // ptxas scheduled it ahead of most of them.
-      if (cls == 1) {
-        wgmma_wait<0>();
-        reg_fence(dp);
-      } else {
-        wgmma_wait<0>();
-        reg_fence(dp);
-      }
+      wgmma_wait<0>();
+      reg_fence(dp);
       // dS = P (dP - dsum) (times softcap's 1 - t^2), masked; P^T (SS path)
       // and dS^T (bf16) into their swizzled [BN][BM] tiles.
 #pragma unroll
