@@ -90,6 +90,9 @@
 #          the d256 grid; the sm90 backward with dP's wait after the exp2 against
 #          build/fa-tune-oldbwd (the commit before): verify, then per variant on the d128 shapes
 #          and four d256 ones; then every H200 forward winner re-tuned with the faster forward.
+#   final4 after snake (its re-tuned tuning.db, the backward's change reverted): smoke, verify
+#          every sm90 forward variant, the API tests, the forward grid beside FA2 and cuDNN, the
+#          export run without NVRTC, host time, the Gemma grid beside every peer.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -156,6 +159,17 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  final4)
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
+    sm90_checks
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
+    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+      timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
+    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
+    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    gemma_fwd 100 ;;
   snake)
     smoke d128_bf16_m128n128_w12_s2_g1_persist
     timeout 60 ./build/fa-tune verify --filter persist --quiet > "$F/verify.txt" 2>&1
