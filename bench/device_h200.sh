@@ -93,6 +93,8 @@
 #   final4 after snake (its re-tuned tuning.db, the backward's change reverted): smoke, verify
 #          every sm90 forward variant, the API tests, the forward grid beside FA2 and cuDNN, the
 #          export run without NVRTC, host time, the Gemma grid beside every peer.
+#   again4 a second sample after final4: the forward grid beside FA2 and cuDNN, the Gemma grid
+#          beside every peer, forward+backward on the forward grid beside FA2 and cuDNN.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -159,6 +161,12 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  again4)
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    gemma_fwd 100
+    grid fwdbwd
+    cut -c1-220 "$F/compare_fwdbwd.md" ;;
   final4)
     smoke d128_bf16_m128n128_w12_s2_g1_persist
     sm90_checks
