@@ -95,6 +95,10 @@
 #          export run without NVRTC, host time, the Gemma grid beside every peer.
 #   again4 a second sample after final4: the forward grid beside FA2 and cuDNN, the Gemma grid
 #          beside every peer, forward+backward on the forward grid beside FA2 and cuDNN.
+#   m64    the d256 one-consumer tile (m64n64 w8, one CTA per SM) added to the space: smoke,
+#          verify its variants, the API tests, the H200's d256 forward winners re-tuned, the
+#          Gemma grid beside every peer, the forward grid beside FA2 and cuDNN, the export run
+#          without NVRTC.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -161,6 +165,19 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  m64)
+    smoke d256_bf16_m64n64_w8_s2_g1
+    timeout 60 ./build/fa-tune verify --filter fwd_sm90_d256_bf16_m64 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    retune_fwd "exact like '%d256%'"
+    gemma_fwd 100
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md" | grep "d256\|shape"
+    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
+    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+      timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
+    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")" ;;
   again4)
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"

@@ -203,9 +203,9 @@ function M.emit(key)
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)
-    slots.REG_CONSUMER, slots.REG_PRODUCER = S.sm90_consumer_regs(v.warps)
+    slots.REG_CONSUMER, slots.REG_PRODUCER = S.sm90_consumer_regs(v)
     slots.PINGPONG = tostring(S.sm90_pingpong(v))
-    slots.CTAS_PER_SM = S.sm90_ctas_per_sm(v.warps)
+    slots.CTAS_PER_SM = S.sm90_ctas_per_sm(v)
     slots.PERSIST = tostring(v.persist == true)
   end
   if v.family == "sm90" and v.dir == "fwd" then
@@ -240,7 +240,7 @@ function M.launch(key, arch)
   return { threads = S.threads(v), smem = bwd and S.bwd_smem(v) or S.smem_bytes(v),
     smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd, tma = v.family == "sm90" and not bwd,
     kb_order = bwd and v.family == "sm90", bm = v.bm, bn = v.bn, g = v.g, d = v.d,
-    persist = v.persist and S.sm90_ctas_per_sm(v.warps) or 0,
+    persist = v.persist and S.sm90_ctas_per_sm(v) or 0,
     tma_store = v.family == "sm90" and not bwd and S.sm90_tma_store(v),
     dtype = v.dtype, pos = v.pos == true, seg = v.seg == true, softcap = v.softcap == true }
 end

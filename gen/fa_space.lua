@@ -63,7 +63,7 @@ S.tiles = {
 S.tiles_sm90 = {
   [64]  = { {128, 128, 12}, {192, 96, 16}, {64, 128, 8} },
   [128] = { {128, 128, 12}, {128, 176, 12}, {128, 96, 12}, {64, 80, 8}, {64, 64, 8} },
-  [256] = { {128, 80, 12}, {128, 64, 12} },
+  [256] = { {128, 80, 12}, {128, 64, 12}, {64, 64, 8} },
 }
 function S.fwd_tiles(family, d)
   return (family == "sm90" and S.tiles_sm90 or S.tiles)[d] or {}
@@ -205,7 +205,7 @@ function S.sm90_pingpong(v) return v.warps == 12 and (v.d <= 128 or not v.persis
 -- grid loads the next item's Q into the Q buffer meanwhile, so it stores by
 -- TMA only from a buffer of its own, where that fits (else from registers).
 function S.sm90_tma_store(v)
-  return (not v.persist or S.sm90_o_buffer(v)) and not (v.softcap and S.sm90_consumer_regs(v.warps) < 240)
+  return (not v.persist or S.sm90_o_buffer(v)) and not (v.softcap and S.sm90_consumer_regs(v) < 240)
 end
 -- Whether the persistent grid's walk reverses every other round.
 function S.sm90_snake(v) return true end
@@ -232,19 +232,24 @@ function S.sm90_max_slack(v) return 8 end
 -- (__launch_bounds__'s cap, a multiple of 8 per thread); an increase beyond it
 -- waits for ever: with the producer at 32 and the consumers at 240 (65536
 -- against 64512 for 384 threads) every persistent kernel hung on the H200.
-function S.sm90_consumer_regs(warps)
+function S.sm90_consumer_regs(v)
+  local warps = v.warps
   local nc = warps // 4 - 1
   local prod = 24
   local threads = warps * 32
-  local pool = (65536 // S.sm90_ctas_per_sm(warps) // threads) // 8 * 8 * threads
+  local pool = (65536 // S.sm90_ctas_per_sm(v) // threads) // 8 * 8 * threads
   return math.min(240, ((pool - prod * 128) // (nc * 128)) // 8 * 8), prod
 end
 -- Tiles the default space also offers with a persistent grid: the two-consumer
 -- tiles, where one CTA holds the SM and its start and epilogue are otherwise
 -- bare.
 function S.sm90_persist_tile(v) return v.warps == 12 end
--- CTAs an SM runs at once (the register cap at entry, __launch_bounds__).
-function S.sm90_ctas_per_sm(warps) return warps == 8 and 2 or 1 end
+-- CTAs an SM runs at once (the register cap at entry, __launch_bounds__):
+-- two of one consumer warpgroup where their shared memory fits (228 KiB per
+-- SM, 1 KiB of it per CTA); d256's O alone needs 128 registers per thread.
+function S.sm90_ctas_per_sm(v)
+  return (v.warps == 8 and 2 * (S.sm90_fwd_smem(v) + 1024) <= 233472) and 2 or 1
+end
 -- Per consumer thread: O (d/2), S (BN/2), P as bf16 pairs (BN/4), and the
 -- rest: addresses, row state, the mask. Measured with ptxas (sm_90a,
 -- 2026-11-25, S of the next tile in flight during P V): d64 m192n128 (128 +
@@ -272,7 +277,7 @@ local function check_sm90(v)
   if v.g < 1 or v.g > 16 or v.bm % v.g ~= 0 then
     return false, ("GQA pack %d must be 1..16 and divide BM %d"):format(v.g, v.bm)
   end
-  local regs = S.sm90_consumer_regs(v.warps)
+  local regs = S.sm90_consumer_regs(v)
   local over = (v.softcap and S.SM90_REG_OVERHEAD_SOFTCAP or S.SM90_REG_OVERHEAD) +
       (v.persist and S.SM90_REG_OVERHEAD_PERSIST or 0)
   local need = v.d // 2 + v.bn // 2 + v.bn // 4 + over
