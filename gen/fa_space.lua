@@ -217,8 +217,8 @@ end
 function S.sm90_snake(v) return true end
 -- The persistent grid's own O buffer: BM x d more shared memory, where it
 -- fits. On the H200 (2026-12-02, obuf call, d128 m128n128, ten shapes) it ran
--- 1.002-1.065x faster than O from registers; a second Q buffer beside it
--- (the next item's Q loaded earlier) was 0.8% slower than without.
+-- 1.011-1.072x faster than O from registers (geometric mean 1.043); a second
+-- Q buffer beside it (the next item's Q loaded earlier) made that 1.035.
 function S.sm90_o_buffer(v)
   return v.persist == true and S.sm90_fwd_smem(v) + v.bm * v.d * 2 <= S.smem_limit[90]
 end
