@@ -159,6 +159,20 @@ d128_ab_shapes() {  # the ten d128 shapes of the qs, trace and wfix A/B runs, as
     for s in 2048 4096; do echo -n " --shape 4,$s,$s,32,8,128$c"; done
   done
 }
+export_nonvrtc() {  # the winners exported, then the Gemma grid run from the export with NVRTC made unavailable
+  ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
+  FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
+    timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
+  stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
+}
+host_time() {  # host time per fa_forward of a cached plan, three runs
+  for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+}
+persist_ab() {  # $1 label, $2 A's and $3 B's `bench --all` output: persistent against persistent, B's against its plain grid, best against best
+  echo "== $1: persistent"; python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$2" "b=$3"
+  echo "== $1: B's persistent against its plain grid"; python3 bench/variants_ab.py --a '^b:.*_g[0-9]$' --b '^b:.*_persist$' "b=$3"
+  echo "== $1: best variant"; python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$2" "b=$3"
+}
 gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   timeout ${1:-150} python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
     --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
@@ -174,10 +188,7 @@ case ${1:-sweep} in
     gemma_fwd 100
     grid fwd
     cut -c1-220 "$F/compare_fwd.md" | grep "d256\|shape"
-    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
-    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
-      timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
-    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")" ;;
+    export_nonvrtc ;;
   again4)
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
@@ -189,11 +200,8 @@ case ${1:-sweep} in
     sm90_checks
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
-    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
-    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
-      timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
-    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    export_nonvrtc
+    host_time
     gemma_fwd 100 ;;
   snake)
     smoke d128_bf16_m128n128_w12_s2_g1_persist
@@ -204,16 +212,8 @@ case ${1:-sweep} in
       timeout 90 ./build/$b bench $SH --filter d128_bf16_m128n --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
       timeout 60 ./build/$b bench --grid d256 --filter m128n80_w12_s2_g --all --reps 10 > "$F/ab_d256_$b.txt" 2>&1; stamp "ab d256 $b rc=$?"
     done
-    {
-      for t in d128 d256; do
-        echo "== $t persistent, snake (B) against not (A)"
-        python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$F/ab_${t}_fa-tune-nosnake.txt" "b=$F/ab_${t}_fa-tune.txt"
-        echo "== $t persistent, snake (B) against the plain grid (A)"
-        python3 bench/variants_ab.py --a '^b:.*_g[0-9]$' --b '^b:.*_persist$' "b=$F/ab_${t}_fa-tune.txt"
-        echo "== $t best variant, snake (B) against not (A)"
-        python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_${t}_fa-tune-nosnake.txt" "b=$F/ab_${t}_fa-tune.txt"
-      done
-    } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md"
+    for t in d128 d256; do persist_ab "$t snake (B), not (A)" "$F/ab_${t}_fa-tune-nosnake.txt" "$F/ab_${t}_fa-tune.txt"; done > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md"
     timeout 90 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify_bwd.txt" 2>&1
     stamp "verify bwd rc=$?"; tail -1 "$F/verify_bwd.txt"
     SB="$SH --shape 4,2048,2048,16,16,256 --shape 4,2048,2048,16,16,256,causal --shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal"
@@ -227,7 +227,7 @@ case ${1:-sweep} in
         python3 bench/variants_ab.py --a "^a:.*${k}_w8_s2_g1$" --b "^b:.*${k}_w8_s2_g1$" "a=$F/ab_bwd_fa-tune-oldbwd.txt" "b=$F/ab_bwd_fa-tune.txt"
       done; } > "$F/ab_bwd.md" 2>&1; grep "==\|geometric" "$F/ab_bwd.md"
     # the build whose persistent d128 ran faster is re-tuned
-    g=$(awk '/== d128 persistent, snake/{f=1} f && /geometric/{sub(/.*shapes: /, ""); print $1; exit}' "$F/ab.md")
+    g=$(awk '/== d128 snake/{f=1} f && /geometric/{sub(/.*shapes: /, ""); print $1; exit}' "$F/ab.md")
     if awk "BEGIN{exit !($g < 0.995)}"; then echo "re-tuned: nosnake"; cp build/fa-tune-nosnake build/fa-tune; else echo "re-tuned: snake"; fi
     retune_fwd "1" ;;
   obuf)
@@ -241,16 +241,8 @@ case ${1:-sweep} in
     for b in fa-tune fa-tune-q1 fa-tune-prev; do
       timeout 90 ./build/$b bench $SH --filter d128_bf16_m128n --all --reps 10 > "$F/ab_d128_$b.txt" 2>&1; stamp "ab d128 $b rc=$?"
     done
-    {
-      for b in fa-tune fa-tune-q1; do
-        echo "== $b persistent (B) against the commit before (A)"
-        python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$F/ab_d128_fa-tune-prev.txt" "b=$F/ab_d128_$b.txt"
-        echo "== $b persistent (B) against this build's plain grid (A)"
-        python3 bench/variants_ab.py --a '^b:.*_g1$' --b '^b:.*_persist$' "b=$F/ab_d128_$b.txt"
-        echo "== $b best variant (B) against the commit before's (A)"
-        python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_d128_fa-tune-prev.txt" "b=$F/ab_d128_$b.txt"
-      done
-    } > "$F/ab.md" 2>&1; grep "==\|geometric" "$F/ab.md" ;;
+    for b in fa-tune fa-tune-q1; do persist_ab "$b (B), the commit before (A)" "$F/ab_d128_fa-tune-prev.txt" "$F/ab_d128_$b.txt"; done > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md" ;;
   again)
     grid fwd
     cut -c1-220 "$F/compare_fwd.md" ;;
@@ -258,11 +250,8 @@ case ${1:-sweep} in
     retune_fwd "1"
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
-    ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
-    FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
-      timeout 40 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
-    stamp "no nvrtc rc=$?"; echo "plans from export: $(grep -c "kernel from export" "$F/nonvrtc.txt"), from nvrtc: $(grep -ci "kernel from nvrtc" "$F/nonvrtc.txt")"
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    export_nonvrtc
+    host_time
     gemma_fwd 100 ;;
   wfix)
     smoke d128_bf16_m128n128_w12_s2_g1
@@ -364,7 +353,7 @@ PY
   xitem)
     smoke d128_bf16_m128n128_w12_s2_g1_persist
     sm90_checks
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    host_time
     for b in fa-tune fa-tune-main; do
       ab $b seed4 "bf16_m128n128_w12_s2_g1" seed4_$b 80
       ab $b d256 "m128n80_w12_s2_g1" d256_$b 60
@@ -407,7 +396,7 @@ PY
     timeout 200 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"
     timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    host_time
     ./build/fa-tune export --out /tmp/fa-export --db tuning.db > "$F/export.txt" 2>&1; tail -1 "$F/export.txt"
     FA_NO_NVRTC=1 FA_EXPORT_DIR=/tmp/fa-export FA_TUNING_DB=/nonexistent FA_CACHE_DIR=/tmp/empty-cache \
       timeout 60 ./build/fa-tune bench --grid gemma --tuned --mode fwd --reps 5 --rep-ms 0 > "$F/nonvrtc.txt" 2>&1
@@ -452,7 +441,7 @@ PY
     grid fwd
     cut -c1-220 "$F/compare_fwd.md"
     gemma_fwd 150
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt" ;;
+    host_time ;;
   fb)
     grid fwdbwd
     cut -c1-220 "$F/compare_fwdbwd.md"
@@ -492,7 +481,7 @@ PY
       echo "== $t: persistent (B, unchanged) against itself (A): the noise"
       python3 bench/variants_ab.py --a '^a:.*_persist$' --b '^b:.*_persist$' "a=$F/ab_${t}n.txt" "b=$F/ab_$t.txt" | tail -2
     done > "$F/ab.md"; cat "$F/ab.md"
-    for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+    host_time
     grid fwd
     cut -c1-220 "$F/compare_fwd.md" ;;
   prof)
@@ -554,7 +543,7 @@ PY
       timeout 150 python3 bench/peers.py --grid gemma --modes fwd --rep 50 --csv "$F/peers_gemma.csv" \
         --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
       stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
-      for r in 1 2 3; do ./build/fa-tune bench --grid seed4 --host; done > "$F/host.txt" 2>&1; grep "host time" "$F/host.txt"
+      host_time
     fi ;;
   persist)  # the first persistent build: it hung (docs/perf/2026-12-01_h200b/persist_hang)
     sm90_checks
