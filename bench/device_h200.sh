@@ -99,6 +99,8 @@
 #          verify its variants, the API tests, the H200's d256 forward winners re-tuned, the
 #          Gemma grid beside every peer, the forward grid beside FA2 and cuDNN, the export run
 #          without NVRTC.
+#   check  the final state's correctness: fa-tune verify over every variant of both families,
+#          forward and backward, and the API tests on the GPU.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -179,6 +181,10 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  check)
+    timeout 300 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt" ;;
   m64)
     smoke d256_bf16_m64n64_w8_s2_g1
     timeout 60 ./build/fa-tune verify --filter fwd_sm90_d256_bf16_m64 --quiet > "$F/verify.txt" 2>&1
