@@ -101,6 +101,9 @@
 #          without NVRTC.
 #   check  the final state's correctness: fa-tune verify over every variant of both families,
 #          forward and backward, and the API tests on the GPU.
+#   close  the three d128 rows nearest cuDNN (bench/shapes_d128_close.jsonl), fa's tuned selection
+#          and peer_bench.py's cuDNN and FA2 in turn, four rounds in one call: the spread of
+#          each from round to round.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -181,6 +184,15 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  close)
+    SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
+    for r in 1 2 3 4; do
+      timeout 40 ./build/fa-tune bench $SC --mode fwd --tuned --reps 10 --json "$F/fa_$r.jsonl" > "$F/fa_$r.txt" 2>&1
+      timeout 60 python3 .peers/peer_bench.py --shapes bench/shapes_d128_close.jsonl --modes fwd --peers flash,cudnn \
+        --json "$F/peers_$r.jsonl" > "$F/peers_$r.txt" 2>&1
+      python3 bench/compare.py "$F/fa_$r.jsonl" "$F/peers_$r.jsonl" --mode fwd > "$F/compare_$r.md"
+      stamp "round $r"; grep "^| seed" "$F/compare_$r.md" | cut -c1-150
+    done ;;
   check)
     timeout 300 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
