@@ -191,7 +191,7 @@ case ${1:-sweep} in
       timeout 60 python3 .peers/peer_bench.py --shapes bench/shapes_d128_close.jsonl --modes fwd --peers flash,cudnn \
         --json "$F/peers_$r.jsonl" > "$F/peers_$r.txt" 2>&1
       python3 bench/compare.py "$F/fa_$r.jsonl" "$F/peers_$r.jsonl" --mode fwd > "$F/compare_$r.md"
-      stamp "round $r"; grep "^| seed" "$F/compare_$r.md" | cut -c1-150
+      stamp "round $r"; grep "^| shape_" "$F/compare_$r.md" | cut -c1-150
     done ;;
   check)
     timeout 300 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
