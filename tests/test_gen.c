@@ -96,6 +96,30 @@ int main(void) {
           "launch info: one persistent CTA per SM (%d)", li.persist);
     CHECK(fa_gen_launch(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90, &li) == FA_OK && li.persist == 0,
           "launch info: the plain grid (%d)", li.persist);
+    /* The persistent grid stores O by TMA from a buffer of its own where one fits (BM x d more
+    ** shared memory), else from registers. */
+    fa_launch_info plain;
+    CHECK(fa_gen_launch(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist", 90, &li) == FA_OK &&
+              fa_gen_launch(NULL, g, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1", 90, &plain) == FA_OK &&
+              li.tma_store && li.smem == plain.smem + 128 * 128 * 2,
+          "persistent d128: O buffer and TMA store (tma_store %d, smem %d against %d)", li.tma_store, li.smem,
+          plain.smem);
+    CHECK(fa_gen_launch(NULL, g, "fwd_sm90_d256_bf16_m128n80_w12_s2_g1_persist", 90, &li) == FA_OK && !li.tma_store,
+          "persistent d256: no room for the O buffer, O from registers (tma_store %d)", li.tma_store);
+  }
+  {
+    /* One-consumer tiles: two CTAs per SM only where their shared memory fits (d128 64x64), one
+    ** for d256 64x64 (165 KiB), whose consumers then take 240 registers. */
+    char *src = NULL;
+    CHECK(fa_gen_emit(NULL, g, "fwd_sm90_d128_bf16_m64n64_w8_s2_g1", &src) == FA_OK && src &&
+              strstr(src, "CTAS_PER_SM = 2;") && strstr(src, "REG_CONSUMER = 232;"),
+          "d128 64x64: two CTAs per SM, consumers at 232 registers");
+    free(src);
+    src = NULL;
+    CHECK(fa_gen_emit(NULL, g, "fwd_sm90_d256_bf16_m64n64_w8_s2_g1", &src) == FA_OK && src &&
+              strstr(src, "CTAS_PER_SM = 1;") && strstr(src, "REG_CONSUMER = 240;"),
+          "d256 64x64: one CTA per SM, consumers at 240 registers");
+    free(src);
   }
   {
     char **k80, **k90all;
