@@ -151,6 +151,16 @@ function M.default_space()
   return out
 end
 
+-- Whether key is in the default space (the set fa-tune verifies), built once.
+local default_keys
+local function in_default_space(key)
+  if not default_keys then
+    default_keys = {}
+    for _, v in ipairs(M.default_space()) do default_keys[M.key(v)] = true end
+  end
+  return default_keys[key] == true
+end
+
 -- Keys of the default space valid on arch (nil: any), containing every
 -- whitespace-separated word of filter (nil or "": all).
 function M.list(filter, arch)
@@ -301,8 +311,13 @@ function M.choose(pr, arch)
           warps = t[3], stages = 2, g = pass == 1 and g or 1, pos = pr.pos or nil, seg = pr.seg or nil,
           softcap = pr.softcap or nil }
         if S.check(v, arch) then
-          return M.key(v), ("heuristic: first %s tile of the %d-dim list that fits sm_%s, GQA pack %d"):format(
-            fam, pr.d, tostring(arch), v.g)
+          if fam == "sm90" and S.sm90_prefer_persist(v) then
+            local pv = { persist = true }
+            for k, x in pairs(v) do pv[k] = x end
+            if in_default_space(M.key(pv)) and S.check(pv, arch) then v = pv end  -- one the sweep covers
+          end
+          return M.key(v), ("heuristic: first %s tile of the %d-dim list that fits sm_%s, GQA pack %d%s"):format(
+            fam, pr.d, tostring(arch), v.g, v.persist and ", persistent grid" or "")
         end
       end
     end

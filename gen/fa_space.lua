@@ -253,6 +253,15 @@ end
 -- tiles, where one CTA holds the SM and its start and epilogue are otherwise
 -- bare.
 function S.sm90_persist_tile(v) return v.warps == 12 end
+-- Whether the built-in heuristic (no tuning data for the GPU) takes a tile's
+-- persistent grid: d128 without positions or segments. On the H200
+-- (2026-12-02, the tuner's measurements of the snake call, 80 d128 buckets)
+-- m128n128 persistent ran 1.067x faster than its plain grid (geometric mean,
+-- 0.926-1.324, faster in 72) and won 71 of them; d256's persistent tiles lost
+-- to the plain grid (0.927, same call).
+function S.sm90_prefer_persist(v)
+  return v.d == 128 and S.sm90_persist_tile(v) and not (v.pos or v.seg)
+end
 -- CTAs an SM runs at once (the register cap at entry, __launch_bounds__):
 -- two of one consumer warpgroup where their shared memory fits (228 KiB per
 -- SM, 1 KiB of it per CTA); d256's O alone needs 128 registers per thread.

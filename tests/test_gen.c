@@ -177,6 +177,21 @@ int main(void) {
   fa_gen_problem_from(&p, &pr);
   CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK && !strncmp(key, "fwd_sm90_", 9),
         "sm_90 heuristic: %s (%s)", key, why);
+  /* ... with the persistent grid for d128 (not d256, not with positions or segments). */
+  CHECK(!strcmp(key, "fwd_sm90_d128_bf16_m128n128_w12_s2_g1_persist") && strstr(why, "persistent grid"),
+        "sm_90 d128 heuristic persistent: %s (%s)", key, why);
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 16, 16, 256);
+  fa_gen_problem_from(&p, &pr);
+  CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK && !strstr(key, "persist"),
+        "sm_90 d256 heuristic plain grid: %s", key);
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 32, 8, 128);
+  p.features = FA_FEAT_SEGMENTS;
+  fa_gen_problem_from(&p, &pr);
+  CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK && !strstr(key, "persist") &&
+            fa_gen_fits(NULL, g, key, &pr, 90) == FA_OK,
+        "sm_90 d128 heuristic with segments, plain grid: %s", key);
+  p.features = 0;
+  fa_gen_problem_from(&p, &pr);
   CHECK(fa_gen_choose(NULL, g, &pr, 89, key, sizeof key, why, sizeof why) == FA_OK && !strncmp(key, "fwd_sm80_", 9),
         "sm_89 heuristic: %s (%s)", key, why);
   char *src;
