@@ -229,7 +229,8 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
     }
   }
   /* A persistent variant runs one CTA per SM slot over the work items (the
-  ** kernel walks them in the plain grid's order). */
+  ** kernel walks them in rounds of the plain grid's order, every other round
+  ** reversed: templates/fwd_sm90.cu). */
   const uint64_t items = (uint64_t)plan->grid[0] * plan->nsplit * plan->grid[1] * plan->grid[2];
   plan->launch[0] = (unsigned)(plan->grid[0] * plan->nsplit);
   plan->launch[1] = (unsigned)plan->grid[1];
