@@ -104,6 +104,10 @@
 #   close  the three d128 rows nearest cuDNN (bench/shapes_d128_close.jsonl), fa's tuned selection
 #          and peer_bench.py's cuDNN and FA2 in turn, four rounds in one call: the spread of
 #          each from round to round.
+#   gqa    (not run yet) d128 GQA packing in the space: build/fa-tune-gqa first, with
+#          bench/build_alt.sh gqa 'table.insert(S.default, { d = { 128 }, dtype = { "bf16" }, g = { 2, 4 }, feats = { {} } })'
+#          (its 14 new sm90 variants compile for sm_90a without spills, 2026-12-02); then verify
+#          them and time every d128 variant of that build on the seed4 32/8 rows (group 4).
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -184,6 +188,14 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  gqa)
+    timeout 120 ./build/fa-tune-gqa verify --filter "fwd_sm90_d128_bf16 _g" --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"
+    S8=""; for c in "" ",causal"; do for s in 1024 2048 4096 8192; do S8="$S8 --shape 4,$s,$s,32,8,128$c"; done; done
+    timeout 150 ./build/fa-tune-gqa bench $S8 --filter fwd_sm90_d128_bf16 --all --reps 10 > "$F/ab_gqa.txt" 2>&1; stamp "ab rc=$?"
+    { echo "== packed (g2, g4; B) against unpacked (g1; A), same build"
+      python3 bench/variants_ab.py --a '^b:.*_g1(_persist)?$' --b '^b:.*_g[24](_persist)?$' "b=$F/ab_gqa.txt"; } > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md" ;;
   close)
     SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
     for r in 1 2 3 4; do
