@@ -195,7 +195,13 @@ case ${1:-sweep} in
     timeout 150 ./build/fa-tune-gqa bench $S8 --filter fwd_sm90_d128_bf16 --all --reps 10 > "$F/ab_gqa.txt" 2>&1; stamp "ab rc=$?"
     { echo "== packed (g2, g4; B) against unpacked (g1; A), same build"
       python3 bench/variants_ab.py --a '^b:.*_g1(_persist)?$' --b '^b:.*_g[24](_persist)?$' "b=$F/ab_gqa.txt"; } > "$F/ab.md" 2>&1
-    grep "==\|geometric" "$F/ab.md" ;;
+    grep "==\|geometric" "$F/ab.md"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    for m in heuristic tuned; do
+      a=""; [ $m = heuristic ] && a=--heuristic
+      timeout 150 ./build/bench/fa-bench --grid seed --no-std --no-check $a --out "$F/bench_$m" > "$F/bench_$m.txt" 2>&1
+      stamp "fa-bench $m rc=$?"
+    done ;;
   close)
     SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
     for r in 1 2 3 4; do
