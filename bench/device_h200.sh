@@ -104,7 +104,8 @@
 #   close  the three d128 rows nearest cuDNN (bench/shapes_d128_close.jsonl), fa's tuned selection
 #          and peer_bench.py's cuDNN and FA2 in turn, four rounds in one call: the spread of
 #          each from round to round.
-#   gqa    (not run yet) d128 GQA packing in the space: build/fa-tune-gqa first, with
+#   bprof  Nsight Compute on the sm90 backward (d128 m64n128 plain and causal, d256 m64n64, B=4 S=4096) and on cuDNN's backward kernels for the same shapes; the stall samples per SASS line of the d128 fa_bwd_dkdv.
+#   gqa    d128 GQA packing in the space: build/fa-tune-gqa first, with
 #          bench/build_alt.sh gqa 'table.insert(S.default, { d = { 128 }, dtype = { "bf16" }, g = { 2, 4 }, feats = { {} } })'
 #          (its 14 new sm90 variants compile for sm_90a without spills, 2026-12-02); then verify
 #          them and time every d128 variant of that build on the seed4 32/8 rows (group 4).
@@ -188,6 +189,31 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  bprof)
+    NCU="ncu --clock-control none --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats --section MemoryWorkloadAnalysis"
+    NCU="$NCU --metrics regex:sm__pipe_.*_cycles_active.avg.pct_of_peak_sustained_active,regex:sm__inst_executed_pipe_.*avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active"
+    for sh in "4,4096,4096,32,32,128 d128_bf16_m64n128" "4,4096,4096,32,32,128,causal d128_bf16_m64n128" "4,4096,4096,8,1,256 d256_bf16_m64n64"; do
+      set -- $sh
+      timeout 120 $NCU -k regex:fa_bwd -s 8 -c 4 ./build/fa-tune bench --mode fwdbwd --shape $1 --filter "sm90_$2" --reps 1 --rep-ms 0 >> "$F/ncu_fa.txt" 2>&1
+      stamp "ncu fa $sh rc=$?"
+    done
+    cat > /tmp/cudnn_bwd.py <<'PY'
+import torch, torch.nn.functional as F
+from torch.nn.attention import sdpa_kernel, SDPBackend
+for (H, Hk, d, causal) in ((32, 32, 128, False), (32, 32, 128, True), (8, 1, 256, False)):
+    q = torch.randn(4, H, 4096, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    k = torch.randn(4, H, 4096, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    v = torch.randn_like(k, requires_grad=True)
+    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+        for _ in range(2):
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal); o.backward(torch.randn_like(o))
+    torch.cuda.synchronize()
+PY
+    timeout 200 $NCU -k "regex:cudnn|bprop|dgrad|flash|sdpa|dot" -c 30 python3 /tmp/cudnn_bwd.py > "$F/ncu_cudnn.txt" 2>&1; stamp "ncu cudnn rc=$?"
+    grep -E "^  [a-zA-Z_]+.*\(|Duration|Grid Size|Block Size|Registers Per|Dynamic Shared Memory Per|Warp Cycles Per Issued|issue_active|pipe_tensor_op_hmma|pipe_tensor_cycles|L2 Hit|Mem Busy|Max Bandwidth|DRAM Throughput" "$F/ncu_fa.txt" "$F/ncu_cudnn.txt" | cut -c1-200 | head -220
+    timeout 150 ncu --clock-control none --section SourceCounters --section WarpStateStats --page source --print-source sass --csv -k fa_bwd_dkdv -s 2 -c 1 \
+      ./build/fa-tune bench --mode fwdbwd --shape 4,4096,4096,32,32,128 --filter sm90_d128_bf16_m64n128 --reps 1 --rep-ms 0 > "$F/src.csv" 2>&1
+    stamp "ncu source rc=$?"; wc -l "$F/src.csv"; gzip -f "$F/src.csv" ;;
   gqa)
     timeout 120 ./build/fa-tune-gqa verify --filter "fwd_sm90_d128_bf16 _g" --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"
