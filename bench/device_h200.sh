@@ -104,6 +104,10 @@
 #   close  the three d128 rows nearest cuDNN (bench/shapes_d128_close.jsonl), fa's tuned selection
 #          and peer_bench.py's cuDNN and FA2 in turn, four rounds in one call: the spread of
 #          each from round to round.
+#   dqbulk the sm90 backward's dQ by bulk reductions from shared memory (a tiled accumulator):
+#          smoke, verify every backward variant, the API tests, then every sm90 backward variant
+#          of this build and of build/fa-tune-prev (REV=<the commit before> bench/build_alt.sh prev '')
+#          on the ten d128 shapes and three d256 ones (forward+backward), Nsight Compute on d128.
 #   bprof  Nsight Compute on the sm90 backward (d128 m64n128 plain and causal, d256 m64n64, B=4 S=4096) and on cuDNN's backward kernels for the same shapes; the stall samples per SASS line of the d128 fa_bwd_dkdv.
 #   gqa    d128 GQA packing in the space: build/fa-tune-gqa first, with
 #          bench/build_alt.sh gqa 'table.insert(S.default, { d = { 128 }, dtype = { "bf16" }, g = { 2, 4 }, feats = { {} } })'
@@ -189,6 +193,23 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  dqbulk)
+    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
+    timeout 150 ./build/fa-tune verify --filter bwd --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH="$(d128_ab_shapes) --shape 4,2048,2048,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
+    for b in fa-tune fa-tune-prev; do
+      timeout 150 ./build/$b bench $SH --mode fwdbwd --filter sm90 --all --reps 10 > "$F/ab_$b.txt" 2>&1; stamp "ab $b rc=$?"
+    done
+    { echo "== dQ by bulk reductions (B) against vector reductions (A, the commit before)"
+      python3 bench/variants_ab.py --a '^a:' --b '^b:' "a=$F/ab_fa-tune-prev.txt" "b=$F/ab_fa-tune.txt"
+      echo "== d128 m64n128 only"
+      python3 bench/variants_ab.py --a '^a:.*m64n128' --b '^b:.*m64n128' "a=$F/ab_fa-tune-prev.txt" "b=$F/ab_fa-tune.txt" | tail -1; } > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md"
+    timeout 90 ncu --clock-control none --section SpeedOfLight --section WarpStateStats --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active \
+      -k fa_bwd_dkdv -s 2 -c 1 ./build/fa-tune bench --mode fwdbwd --shape 4,4096,4096,32,32,128 --filter sm90_d128_bf16_m64n128 --reps 1 --rep-ms 0 > "$F/ncu.txt" 2>&1
+    stamp "ncu rc=$?"; grep -E "Duration|pipe_tensor|Warp Cycles Per Issued" "$F/ncu.txt" ;;
   bprof)
     NCU="ncu --clock-control none --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats --section MemoryWorkloadAnalysis"
     NCU="$NCU --metrics regex:sm__pipe_.*_cycles_active.avg.pct_of_peak_sustained_active,regex:sm__inst_executed_pipe_.*avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active"

@@ -177,10 +177,23 @@ end
 
 -- fa_bwd_dkdv: K, V; Q, dO per stage; P^T, dS^T; lse2, dsum per stage; query
 -- tile bounds (sm90: 1024 more to align the swizzled tiles).
-function S.bwd_smem(v)
+local function bwd_smem_base(v)
   local tok = v.pos or v.seg
   return (v.family == "sm90" and 1024 or 0) + 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
       (tok and ((S.TABLE_MAX + 1) * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4 + v.bn * v.bm // 8) or 0)
+end
+-- Whether an sm90 backward adds dQ by bulk reductions: each warpgroup writes
+-- its 64x64 fp32 chunk of dS K to a 16 KB buffer of its own and one thread
+-- adds it to the accumulator (cp.reduce.async.bulk), instead of 16 vector
+-- reductions per thread. On the H200 (2026-12-02, Nsight Compute, d128
+-- m64n128, B=4 H=32 S=4096) the reductions' register waits held 14.5% of the
+-- kernel's stall samples. The accumulator is then tiled (bwd_common.cu:
+-- dq_at). d256 m64n64 has no room for the buffers (215 KB without them).
+function S.bwd_dq_bulk(v)
+  return v.family == "sm90" and bwd_smem_base(v) + 2 * 64 * 64 * 4 <= S.smem_limit[90]
+end
+function S.bwd_smem(v)
+  return bwd_smem_base(v) + (S.bwd_dq_bulk(v) and 2 * 64 * 64 * 4 or 0)
 end
 -- fa_bwd_dq: Q, dO (64 rows); K, V double-buffered; key tile bounds.
 function S.bwd_dq_smem(v)

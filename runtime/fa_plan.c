@@ -157,7 +157,9 @@ static void bwd_layout(fa_context *ctx, fa_plan *plan, int deterministic) {
   size_t off = 0;
   plan->bwd_off[0] = off; off += align256(rows * 4);
   plan->bwd_off[1] = off; off += align256(rows * 4);
-  plan->bwd_off[2] = off; off += plan->deterministic ? 0 : align256(rows * d * 4);
+  /* Query rows rounded up to 64: the sm90 backward's tiled accumulator (bwd_common.cu: dq_at). */
+  const size_t rows64 = (size_t)p->batch * p->heads_q * (((size_t)p->seqlen_q + 63) / 64 * 64);
+  plan->bwd_off[2] = off; off += plan->deterministic ? 0 : align256(rows64 * d * 4);
   plan->bwd_off[3] = off;
   if (plan->hsplit > 1) off += align256((size_t)plan->hsplit * p->batch * p->heads_kv * p->seqlen_k * 2 * d * 4);
   plan->bwd_bytes = off;

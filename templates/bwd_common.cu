@@ -9,6 +9,7 @@ constexpr bool HAS_SEG = ${HAS_SEG};
 constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
 constexpr int TABLE_MAX = ${TABLE_MAX}; // tiles whose pos/seg bounds are kept in smem
 constexpr int BNQ = ${BNQ};        // keys per tile of fa_bwd_dq
+constexpr bool DQ_TILED = ${DQ_TILED};  // dQ accumulator tiled for bulk reductions (dq_at)
 
 constexpr int DC = D / 8;          // 16-byte chunks per row of Q, K, V, dO
 constexpr bool HAS_TOK = HAS_POS || HAS_SEG;
@@ -23,7 +24,7 @@ struct BwdParams {
   u16 *dq, *dk, *dv;  // q, k, v strides
   float *lse2;      // [B*Hq*Tq] forward LSE in log2 units; +inf where a row sees no key
   float *dsum;      // [B*Hq*Tq] rowsum(dO * O)
-  float *dqacc;     // [B*Hq*Tq*D] fp32 dQ accumulator; NULL in deterministic mode
+  float *dqacc;     // fp32 dQ accumulator (dq_at; Tq rounded up to 64); NULL in deterministic mode
   float *dkvacc;    // [hsplit][B][Hkv][Tk][2D] fp32 dK, dV partials when hsplit > 1
   float scale;      // the softmax scale (folded into dQ and dK at the end)
   int hsplit;       // CTAs sharing one kv head's query heads
@@ -31,6 +32,20 @@ struct BwdParams {
   int pad;
 };
 static_assert(sizeof(BwdParams) == 80, "BwdParams must match fa_bwd_kparams");
+
+// Where the dQ accumulator holds (batch b, head h, query i, column x): rows
+// of D floats, or with DQ_TILED tiles of 64 query rows as D/64 blocks of
+// [64][64] floats, 8-float groups XOR-swizzled by row & 7: each block is the
+// image of the shared buffer a bulk reduction adds (bwd_sm90.cu). Pairs and
+// quads of columns (x even, x % 4 == 0) stay adjacent.
+__device__ __forceinline__ i64 dq_at(const Params &p, int b, int h, int i, int x) {
+  if constexpr (DQ_TILED) {
+    const i64 t = ((i64)b * p.Hq + h) * ((p.Tq + 63) / 64) + (i >> 6);
+    return t * 64 * D + (x >> 6) * 4096 + (i & 63) * 64 + ((x & 63) ^ ((i & 7) << 3));
+  } else {
+    return (((i64)b * p.Hq + h) * p.Tq + i) * D + x;
+  }
+}
 
 // Tiles are [rows][C chunks of 16 bytes], chunks XOR-swizzled by row & 7.
 template <int C> __device__ __forceinline__ u32 swz(int row, int chunk) {
@@ -261,7 +276,7 @@ extern "C" __global__ void __launch_bounds__(128) fa_bwd_pre(const Params p, con
     bp.dsum[r] = acc;
   }
   if (bp.dqacc)
-    for (int x = lane * 4; x < D; x += 128) *(float4 *)(bp.dqacc + r * D + x) = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int x = lane * 4; x < D; x += 128) *(float4 *)(bp.dqacc + dq_at(p, b, h, i, x)) = make_float4(0.f, 0.f, 0.f, 0.f);
 }
 
 
@@ -426,7 +441,7 @@ extern "C" __global__ void __launch_bounds__(128) fa_bwd_convert(const Params p,
   const int i = (int)(r % p.Tq), h = (int)((r / p.Tq) % p.Hq), b = (int)(r / ((i64)p.Tq * p.Hq));
   u16 *dst = bp.dq + b * p.q_sb + i * p.q_ss + h * p.q_sh;
   for (int x = lane * 2; x < D; x += 64) {
-    const float2 v = *(const float2 *)(bp.dqacc + r * D + x);
+    const float2 v = *(const float2 *)(bp.dqacc + dq_at(p, b, h, i, x));
     *(u32 *)(dst + x) = pack2(v.x * bp.scale, v.y * bp.scale);
   }
 }

@@ -8,7 +8,9 @@
 //      in registers: P^T, dS^T from registers per chunk when the warpgroup
 //      owns its keys (QW = 1), else through shared memory;
 //   3. (default mode) dQ = dS K from dS^T in shared memory, each warpgroup
-//      D/2 columns (d64: half the keys), added to the fp32 accumulator.
+//      D/2 columns (d64: half the keys), added to the fp32 accumulator:
+//      with DQ_TILED by a bulk reduction per warpgroup and 64 columns from a
+//      16 KB buffer of its own, else by vector reductions of every thread.
 // Tiles are 128-byte swizzled as wgmma reads them, loaded by cp.async (all
 // threads; no producer warpgroup). The other backward kernels come from
 // bwd_common.cu. Slots are filled by gen/fa_gen.lua.
@@ -69,7 +71,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   unsigned char *smem = smem_raw + (sK - raw);
   const u32 sV = sK + KBYTES, sQ = sV + KBYTES, sO = sQ + STAGES * QBYTES;
   const u32 sP = sO + STAGES * QBYTES, sS = sP + PBYTES;  // P^T, dS^T: [BN][BM]
-  float *sL = (float *)(smem + (sS - sK) + PBYTES);      // [STAGES][BM] lse2
+  const u32 sDQ = sS + PBYTES;                            // DQ_TILED: [2 warpgroups][64][64] fp32
+  float *sL = (float *)(smem + (sDQ - sK) + (DQ_TILED ? 2 * 16384 : 0));  // [STAGES][BM] lse2
   float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
   int *sTok = (int *)(sD + STAGES * BM);                 // [STAGES][2][BM] q_pos, q_seg
   int *sKtok = sTok + (HAS_TOK ? STAGES * 2 * BM : 0);   // [2][BN] k_pos, k_seg
@@ -271,6 +274,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       const int k3 = DQ_COLS ? 0 : wg * K3, c3 = DQ_COLS ? wg * N3 : 0;
       const int r = m0 + wl * 16 + g;
       float *qrow = bp.dqacc + (((i64)b * p.Hq + h) * p.Tq + r) * D + c3 + 2 * t4;
+      const u32 dqs = sDQ + wg * 16384;
 #pragma unroll
       for (int cc = 0; cc < N3 / 64; ++cc) {  // 64-column chunks: fewer live registers
         float dq[8][4];
@@ -282,10 +286,30 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         wgmma_commit();
         wgmma_wait<0>();
         reg_fence(dq);
+        if constexpr (DQ_TILED) {
+          // The buffer's last reduction has read it (issued a step ago), then
+          // this chunk goes in as dq_at lays it out and one thread adds it.
+          if ((tid & 127) == 0) bulk_wait_read();
+          named_sync(1 + wg, 128);
+          const int rl = wl * 16 + g;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          if (r < Lq) red_add2(qrow + cc * 64 + j * 8, dq[j][0], dq[j][1]);
-          if (r + 8 < Lq) red_add2(qrow + 8 * D + cc * 64 + j * 8, dq[j][2], dq[j][3]);
+          for (int j = 0; j < 8; ++j) {
+            const u32 o0 = (rl * 64 + ((j * 8 + 2 * t4) ^ ((rl & 7) << 3))) * 4;
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(dqs + o0), "f"(dq[j][0]), "f"(dq[j][1]));
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(dqs + o0 + 8 * 64 * 4), "f"(dq[j][2]), "f"(dq[j][3]));
+          }
+          fence_proxy_async();
+          named_sync(1 + wg, 128);
+          if ((tid & 127) == 0) {
+            bulk_reduce_add(bp.dqacc + dq_at(p, b, h, m0, c3 + cc * 64), dqs, 16384);
+            bulk_commit();
+          }
+        } else {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            if (r < Lq) red_add2(qrow + cc * 64 + j * 8, dq[j][0], dq[j][1]);
+            if (r + 8 < Lq) red_add2(qrow + 8 * D + cc * 64 + j * 8, dq[j][2], dq[j][3]);
+          }
         }
       }
     } else {
@@ -300,6 +324,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     st = STAGES == 2 ? st ^ 1 : 0;
   }
   cp_wait<0>();
+  if (DQ_TILED && (tid & 127) == 0) bulk_wait_read();  // the buffers outlive the last reductions' reads
 
   const int col0 = wq * N2 + 2 * t4;
 #pragma unroll

@@ -41,6 +41,12 @@ __device__ __forceinline__ void tma_store4(const TmaDesc &map, int c0, int c1, i
   asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%1, %2, %3, %4}], [%5];\n"
                ::"l"((u64)&map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(src) : "memory");
 }
+// Adds `bytes` of fp32 from shared memory to global memory (element-wise
+// atomic adds done at L2), as a bulk group.
+__device__ __forceinline__ void bulk_reduce_add(float *dst, u32 src, u32 bytes) {
+  asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n"
+               ::"l"(dst), "r"(src), "r"(bytes) : "memory");
+}
 __device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
 
