@@ -324,7 +324,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     st = STAGES == 2 ? st ^ 1 : 0;
   }
   cp_wait<0>();
-  if (DQ_TILED && (tid & 127) == 0) bulk_wait_read();  // the buffers outlive the last reductions' reads
+  // The reductions complete before the CTA exits: waiting only for their
+  // reads failed verify wherever query heads were split (H200, 2026-12-02).
+  if (DQ_TILED && (tid & 127) == 0) bulk_wait();
 
   const int col0 = wq * N2 + 2 * t4;
 #pragma unroll

@@ -49,6 +49,8 @@ __device__ __forceinline__ void bulk_reduce_add(float *dst, u32 src, u32 bytes) 
 }
 __device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
+// Every bulk group of this thread complete, writes included.
+__device__ __forceinline__ void bulk_wait() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
 
 // Four 8x8 16-bit blocks from the mma accumulator layout into shared memory:
 // lane 8i + r gives the address of row r of block i, register i holds block
