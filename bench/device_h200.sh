@@ -200,6 +200,23 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  bwdfin)  # the backward re-tune resumed (.tune/user.db, carried: the dqbulk call's partial run), then
+           # forward+backward on both grids with that selection beside cuDNN, the export without NVRTC
+    mkdir -p /tmp/tune && cp .tune/user.db /tmp/tune/user.db
+    timeout 200 ./build/fa-tune --gpu auto --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -6
+    [ -f "$F/tuning.db" ] && cp "$F/tuning.db" tuning.db
+    for g in seed4 d256; do
+      timeout 120 ./build/fa-tune bench --grid $g --mode fwdbwd --tuned --reps 10 --json "$F/fa_fwdbwd_$g.jsonl" > "$F/fa_fwdbwd_$g.txt" 2>&1
+      stamp "fa $g rc=$?"
+    done
+    cat "$F/fa_fwdbwd_seed4.jsonl" "$F/fa_fwdbwd_d256.jsonl" > "$F/fa_fwdbwd.jsonl"
+    timeout 170 python3 .peers/peer_bench.py --shapes bench/shapes_seed4_d256.jsonl --modes fwdbwd --peers flash,cudnn \
+      --json "$F/peers_fwdbwd.jsonl" > "$F/peers_fwdbwd.txt" 2>&1
+    stamp "peer_bench rc=$?"
+    python3 bench/compare.py "$F/fa_fwdbwd.jsonl" "$F/peers_fwdbwd.jsonl" --mode fwdbwd > "$F/compare_fwdbwd.md"
+    tail -4 "$F/compare_fwdbwd.md"
+    export_nonvrtc ;;
   dqdbg)  # why dqbulk's verify failed with split head groups: twins built by hand (not kept)
     for b in fa-tune fa-tune-t1 fa-tune-t2; do
       timeout 60 ./build/$b verify --filter "bwd_sm90_d128_bf16_m64n128_w8_s2_g1" > "$F/verify_$b.txt" 2>&1
