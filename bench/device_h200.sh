@@ -200,6 +200,15 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
 case ${1:-sweep} in
+  bwdtune2)  # the backward re-tune resumed once more from .tune/user.db (58 of 111 done), the disk cache
+             # filled beforehand on the CPU machine (fa-tune compile --arch sm_90a --cache, carried in .tune/cache90)
+    mkdir -p /tmp/tune /tmp/fa-cache && cp .tune/user.db /tmp/tune/user.db && cp .tune/cache90/* /tmp/fa-cache/
+    timeout 215 ./build/fa-tune --gpu auto --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -6; grep -c "kernel from nvrtc" "$F/tune.txt"
+    if [ ! -f "$F/tuning.db" ]; then
+      python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute('pragma wal_checkpoint(TRUNCATE)'); c.execute(\"vacuum into '$F/tuning_partial.db'\")"
+      stamp "partial saved"
+    fi ;;
   bwdfin)  # the backward re-tune resumed (.tune/user.db, carried: the dqbulk call's partial run), then
            # forward+backward on both grids with that selection beside cuDNN, the export without NVRTC
     mkdir -p /tmp/tune && cp .tune/user.db /tmp/tune/user.db

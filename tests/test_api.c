@@ -647,7 +647,39 @@ static int test_gpu2(void) {
   return finish();
 }
 
+/* After `fa-tune compile --arch sm_90a --cache DIR`: a compile-only sm_90
+** context with that cache builds its forward and backward plans from it,
+** without NVRTC compiling anything. */
+static int test_cache(const char *dir) {
+  fa_context_options o;
+  fa_context_options_init(&o);
+  o.device = FA_DEVICE_NONE;
+  o.arch = 90;
+  o.flags = FA_CTX_NO_TUNING_DB;
+  o.cache_dir = dir;
+  fa_context *ctx;
+  if (fa_context_create(&o, &ctx) != FA_OK) {
+    printf("SKIPPED: no compile-only sm_90 context: %s\n", fa_errmsg(NULL));
+    return 77;
+  }
+  fa_problem p;
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 2, 333, 333, 8, 2, 128);
+  p.features |= FA_FEAT_LSE;
+  fa_plan *plan;
+  fa_status s = fa_plan_create(ctx, &p, NULL, &plan);
+  CHECK(s == FA_OK, "plan: %s", fa_errmsg(ctx));
+  if (s == FA_OK) {
+    const char *d = fa_plan_describe(plan), *b = strstr(d, "; backward ");
+    CHECK(strstr(d, "kernel from disk cache") && b && strstr(b, "kernel from disk cache"),
+          "forward and backward from the disk cache: %s", d);
+    fa_plan_destroy(plan);
+  }
+  fa_context_destroy(ctx);
+  return finish();
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && !strcmp(argv[1], "cache")) return test_cache(argv[2]);
   if (argc > 1 && !strcmp(argv[1], "gpu2")) return test_gpu2();
   if (argc > 1 && !strcmp(argv[1], "gpu")) return test_gpu();
   test_cpu();

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "fa_dcache.h"
 #include "fa_gen.h"
 #include "fa_kernel.h"
 #include "fa_nvrtc.h"
@@ -26,6 +27,7 @@ typedef struct job {
   double *secs;
   char **errs;
   const char *out;     /* --out: each cubin written as out/<key>.cubin (for cuobjdump) */
+  const char *cache;   /* --cache: each variant's cubin put in that disk cache, as the runtime would */
   pthread_mutex_t lock;
 } job;
 
@@ -56,6 +58,8 @@ static void *worker(void *arg) {
       if (!f || fwrite(cubin, 1, size, f) != size) fprintf(stderr, "fa-tune compile: cannot write %s\n", path);
       if (f) fclose(f);
     }
+    if (s == FA_OK && j->cache && j->info[i].threads > 0)  /* variants only: the tools' kernels are not cached */
+      fa_dcache_put(NULL, j->cache, j->keys[i], fa_kernel_hash(j->srcs[i], j->arch, fa_nvrtc_version(j->nv)), cubin, size);
     if (s == FA_OK) {
       if (fa_nvrtc_resources_all(log, fa_kernel_entries(j->keys[i]), &j->res[i])) j->res[i].registers = -1;
       j->serial[i] = log && (strstr(log, "(C7514)") || strstr(log, "(C7515)") || strstr(log, "(C7516)"));
@@ -74,13 +78,14 @@ static int parse_arch(const char *s) {
 }
 
 int tune_cmd_compile(int argc, char **argv) {
-  const char *filter = "", *out = NULL;
+  const char *filter = "", *out = NULL, *cache = NULL;
   int arch = 80, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = parse_arch(argv[++i]);
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
     else if (!strcmp(argv[i], "-j") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
     else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); return 2; }
   }
   if (threads < 1) threads = 1;
@@ -113,6 +118,7 @@ int tune_cmd_compile(int argc, char **argv) {
   j.arch = arch;
   j.nv = nv;
   j.out = out;
+  j.cache = cache;
   pthread_mutex_init(&j.lock, NULL);
   for (int i = 0; i < j.n; ++i)
     if (i < nvar ? fa_gen_emit(NULL, gen, j.keys[i], &j.srcs[i]) || fa_gen_launch(NULL, gen, j.keys[i], arch, &j.info[i])
