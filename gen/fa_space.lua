@@ -186,9 +186,11 @@ end
 -- its 64x64 fp32 chunk of dS K to a 16 KB buffer of its own and one thread
 -- adds it to the accumulator (cp.reduce.async.bulk), instead of 16 vector
 -- reductions per thread. On the H200 (2026-12-02, Nsight Compute, d128
--- m64n128, B=4 H=32 S=4096) the reductions' register waits held 14.5% of the
--- kernel's stall samples. The accumulator is then tiled (bwd_common.cu:
--- dq_at). d256 m64n64 has no room for the buffers (215 KB without them).
+-- m64n128, B=4 H=32 S=4096) those reductions held 20% of the kernel's stall
+-- samples; with the bulk ones fwd+bwd ran 1.052-1.064x (10 d128 shapes, one
+-- call, against the commit before). The accumulator is then tiled
+-- (bwd_common.cu: dq_at). d256 m64n64 has no room for the buffers (215 KB
+-- without them).
 function S.bwd_dq_bulk(v)
   return v.family == "sm90" and bwd_smem_base(v) + 2 * 64 * 64 * 4 <= S.smem_limit[90]
 end
