@@ -88,9 +88,11 @@ void tune_bwd_case_free(tune_bwd_case *t);
 
 /* Threads that compile keys (in order) into the disk cache cache_dir ahead of
 ** the GPU; NULL when there is no cache or no thread (the caller's plans then
-** compile themselves). join waits for them; join(NULL) is a no-op. */
+** compile themselves). stop takes no new key; join waits for them; both are
+** no-ops on NULL. */
 typedef struct tune_precompile tune_precompile;
 tune_precompile *tune_precompile_start(char **keys, int n, int arch, const char *cache_dir, int threads);
+void tune_precompile_stop(tune_precompile *pc);
 void tune_precompile_join(tune_precompile *pc);
 /* Compile threads for this host: its cores but one, shared by `share` processes. */
 int tune_precompile_threads(int share);

@@ -66,6 +66,15 @@ int tune_precompile_threads(int share) {
   return share > 1 ? (ncpu - 1) / share : ncpu - 1;  /* one core for the thread that drives the GPU */
 }
 
+/* Takes no new variant; those in flight finish (a run cut short need not wait
+** for the rest of the space to compile). */
+void tune_precompile_stop(tune_precompile *pc) {
+  if (!pc) return;
+  pthread_mutex_lock(&pc->lock);
+  pc->next = pc->n;
+  pthread_mutex_unlock(&pc->lock);
+}
+
 void tune_precompile_join(tune_precompile *pc) {
   if (!pc) return;
   for (int i = 0; i < pc->nth; ++i) pthread_join(pc->th[i], NULL);

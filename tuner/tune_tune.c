@@ -323,7 +323,9 @@ static void report_gain(shape_times *st, int ns, const char *what) {
 }
 
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+/* SIGINT or SIGTERM (as `timeout` sends): stop after the shape in flight,
+** then report and ship what was tuned, as at the end of a budget. */
+static void on_stop(int sig) { (void)sig; interrupted = 1; }
 
 /* Parses "B,Tq,Tk,Hq,Hkv,d[,causal][,softcap=X][,window=W][,scale=S]". */
 int tune_parse_shape(const char *spec, tune_shape *s) {
@@ -532,7 +534,8 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
   }
   CUdeviceptr flush;
   if (tune_cu->cuMemAlloc(&flush, TUNE_FLUSH_BYTES)) { fprintf(stderr, "fa-tune: no memory for the L2 flush\n"); return 1; }
-  signal(SIGINT, on_sigint);
+  signal(SIGINT, on_stop);
+  signal(SIGTERM, on_stop);
   shape_times *st = calloc((size_t)ns, sizeof *st), *stb = calloc((size_t)ns, sizeof *stb);
   int isatty_out = isatty(1) && o.shard_n <= 1, done = 0, skipped = 0, failed = 0;  /* workers: plain lines */
   const double t0 = now_s();
@@ -563,6 +566,7 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
     done++;
   }
   if (isatty_out) printf("\n");
+  tune_precompile_stop(pc);  /* cut short or done: nothing left worth compiling */
   tune_precompile_join(pc);
   printf("fa-tune: %d shapes tuned, %d already in the database, %d failed, in %.0f s%s\n", done, skipped, failed,
          now_s() - t0, interrupted ? " (interrupted: re-run to resume)" : "");
