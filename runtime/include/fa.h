@@ -257,7 +257,7 @@ FA_API const char *fa_plan_variant(const fa_plan *plan);
 ** The backward (problems with FA_FEAT_LSE) always needs its workspace, passed
 ** in fa_bwd_args.fwd.workspace: about 8 bytes per query row and head, plus
 ** 4*head_dim per row and head for the fp32 dQ accumulator unless
-** deterministic, plus fp32 dK/dV partials when a kv head's query heads are
+** deterministic (query rows rounded up to 64), plus fp32 dK/dV partials when a kv head's query heads are
 ** split over several CTAs (few kv heads). Linear in the sequence lengths. */
 FA_API fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes,
                                    size_t *bwd_bytes);
