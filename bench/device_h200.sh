@@ -108,11 +108,20 @@
 #          smoke, verify every backward variant, the API tests, then every sm90 backward variant
 #          of this build and of build/fa-tune-prev (REV=<the commit before> bench/build_alt.sh prev '')
 #          on the ten d128 shapes and three d256 ones (forward+backward), Nsight Compute on d128.
+#          The second run (after dqdbg): the same with build/fa-tune-t2 beside, then retune_bwd.
+#   dqdbg  why the first dqbulk run failed verify where query heads were split: this build and two
+#          twins built by hand (t1: per-thread reductions into the tiled layout; t2: a full wait
+#          after every bulk reduction), verify on the d128 m64n128 backward variants.
+#   bwdfin the backward re-tune resumed from .tune/user.db (carried), then forward+backward on
+#          both grids beside FA2 and cuDNN, the export run without NVRTC.
+#   bwdtune2 the re-tune resumed again with the disk cache filled on the CPU machine
+#          (fa-tune compile --arch sm_90a --cache .tune/cache90, carried).
 #   bprof  Nsight Compute on the sm90 backward (d128 m64n128 plain and causal, d256 m64n64, B=4 S=4096) and on cuDNN's backward kernels for the same shapes; the stall samples per SASS line of the d128 fa_bwd_dkdv.
 #   gqa    d128 GQA packing in the space: build/fa-tune-gqa first, with
 #          bench/build_alt.sh gqa 'table.insert(S.default, { d = { 128 }, dtype = { "bf16" }, g = { 2, 4 }, feats = { {} } })'
 #          (its 14 new sm90 variants compile for sm_90a without spills, 2026-12-02); then verify
-#          them and time every d128 variant of that build on the seed4 32/8 rows (group 4).
+#          them and time every d128 variant of that build on the seed4 32/8 rows (group 4);
+#          then the API tests, and fa-bench on the seed grid with the heuristic and the tuned selection.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
