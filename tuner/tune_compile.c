@@ -58,8 +58,12 @@ static void *worker(void *arg) {
       if (!f || fwrite(cubin, 1, size, f) != size) fprintf(stderr, "fa-tune compile: cannot write %s\n", path);
       if (f) fclose(f);
     }
-    if (s == FA_OK && j->cache && j->info[i].threads > 0)  /* variants only: the tools' kernels are not cached */
-      fa_dcache_put(NULL, j->cache, j->keys[i], fa_kernel_hash(j->srcs[i], j->arch, fa_nvrtc_version(j->nv)), cubin, size);
+    if (s == FA_OK && j->cache && j->info[i].threads > 0 &&  /* variants only: the tools' kernels are not cached */
+        fa_dcache_put(NULL, j->cache, j->keys[i], fa_kernel_hash(j->srcs[i], j->arch, fa_nvrtc_version(j->nv)), cubin,
+                      size) != FA_OK) {
+      j->status[i] = FA_ERR_IO;
+      j->errs[i] = strdup(fa_errmsg(NULL));
+    }
     if (s == FA_OK) {
       if (fa_nvrtc_resources_all(log, fa_kernel_entries(j->keys[i]), &j->res[i])) j->res[i].registers = -1;
       j->serial[i] = log && (strstr(log, "(C7514)") || strstr(log, "(C7515)") || strstr(log, "(C7516)"));
