@@ -122,6 +122,12 @@
 #          (its 14 new sm90 variants compile for sm_90a without spills, 2026-12-02); then verify
 #          them and time every d128 variant of that build on the seed4 32/8 rows (group 4);
 #          then the API tests, and fa-bench on the seed grid with the heuristic and the tuned selection.
+#   cut    the persistent grid's last round cut over the keys (stream-K, where every item has
+#          the same key tiles; only in a caller's workspace): smoke, verify every sm90 forward
+#          variant (small persistent grids of 3 and 5 CTAs cut mid-item), the API tests, then the
+#          tuned selection on seed4 with a workspace, without one (no cut) and in
+#          build/fa-tune-prev (REV=32822dd bench/build_alt.sh prev ''), twice, and cuDNN's
+#          forward on seed4's shapes.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -284,6 +290,33 @@ PY
     timeout 150 ncu --clock-control none --section SourceCounters --section WarpStateStats --page source --print-source sass --csv -k fa_bwd_dkdv -s 2 -c 1 \
       ./build/fa-tune bench --mode fwdbwd --shape 4,4096,4096,32,32,128 --filter sm90_d128_bf16_m64n128 --reps 1 --rep-ms 0 > "$F/src.csv" 2>&1
     stamp "ncu source rc=$?"; wc -l "$F/src.csv"; gzip -f "$F/src.csv" ;;
+  cut)
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
+    timeout 240 ./build/fa-tune verify --filter fwd_sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    for r in 1 2; do
+      timeout 60 ./build/fa-tune bench --grid seed4 --tuned --reps 10 --json "$F/cut_ws_$r.jsonl" > "$F/cut_ws_$r.txt" 2>&1
+      timeout 60 ./build/fa-tune bench --grid seed4 --tuned --reps 10 --no-workspace --json "$F/cut_nows_$r.jsonl" > "$F/cut_nows_$r.txt" 2>&1
+      timeout 60 ./build/fa-tune-prev bench --grid seed4 --tuned --reps 10 --json "$F/cut_prev_$r.jsonl" > "$F/cut_prev_$r.txt" 2>&1
+      stamp "cut round $r"
+    done
+    for r in 1 2; do
+      echo "== round $r: no workspace (A) against the cut (B), not causal"
+      python3 bench/tuned_ab.py "$F/cut_nows_$r.jsonl" "$F/cut_ws_$r.jsonl" --causal 0
+      echo "== round $r: no workspace (A) against a workspace (B), causal (never cut)"
+      python3 bench/tuned_ab.py "$F/cut_nows_$r.jsonl" "$F/cut_ws_$r.jsonl" --causal 1 | tail -1
+      echo "== round $r: the commit before (A) against this build without a workspace (B)"
+      python3 bench/tuned_ab.py "$F/cut_prev_$r.jsonl" "$F/cut_nows_$r.jsonl"
+    done > "$F/cut.md"; grep "==\|geometric" "$F/cut.md"
+    grep '"d": 128' bench/shapes_seed4_d256.jsonl > /tmp/seed4.jsonl
+    timeout 150 python3 .peers/peer_bench.py --shapes /tmp/seed4.jsonl --modes fwd --peers cudnn \
+      --json "$F/peers_fwd.jsonl" > "$F/peers_fwd.txt" 2>&1
+    stamp "peer_bench rc=$?"
+    for v in ws_2 nows_2; do
+      python3 bench/compare.py "$F/cut_$v.jsonl" "$F/peers_fwd.jsonl" --mode fwd > "$F/compare_$v.md"
+    done
+    cut -c1-200 "$F/compare_ws_2.md" | head -40 ;;
   gqa)
     timeout 120 ./build/fa-tune-gqa verify --filter "fwd_sm90_d128_bf16 _g" --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"

@@ -155,10 +155,12 @@ static void sig_of(const fa_launch_info *li, tune_sig *g) {
   g->pos = li->pos; g->seg = li->seg; g->softcap = li->softcap;
 }
 
-/* Runs variant key on case c; splits: fa_plan_options.kv_splits (0 = fa's choice).
-** *nsplit gets the split count the plan used. */
-static int run_fa(fa_context *ctx, const char *key, int splits, sig_case *c, double *o, float *lse, int *nsplit,
-                  char *err, size_t n) {
+/* Runs variant key on case c; splits: fa_plan_options.kv_splits (0 = fa's choice);
+** ctas > 0: a persistent variant's grid of that many CTAs, its last round cut
+** over the keys wherever the items are alike, in a workspace poisoned first
+** (the cut's counters must not need zeros). *nsplit gets the split count the plan used. */
+static int run_fa(fa_context *ctx, const char *key, int splits, unsigned ctas, sig_case *c, double *o, float *lse,
+                  int *nsplit, char *err, size_t n) {
   fa_plan_options po;
   fa_plan_options_init(&po);
   po.variant = key;
@@ -169,13 +171,27 @@ static int run_fa(fa_context *ctx, const char *key, int splits, sig_case *c, dou
     return -1;
   }
   *nsplit = plan->nsplit;
+  if (ctas && fa_plan_launch(plan, ctas, 1) != FA_OK) {
+    snprintf(err, n, "%s", fa_errmsg(ctx));
+    fa_plan_destroy(plan);
+    return -1;
+  }
   const tune_data *d = &c->data;
   fa_fwd_args a;
   tune_data_args(d, &a);
+  CUdeviceptr ws = 0;
+  size_t ws_bytes = 0;
+  fa_plan_workspace(plan, &ws_bytes, NULL);
   size_t e = fa_dtype_size(c->shape.p.dtype);
   int r = tune_cu->cuMemsetD8(d->do_, 0xff, d->no * e) || tune_cu->cuMemsetD8(d->dlse, 0xff, d->nlse * 4);
+  if (!r && ctas && ws_bytes) {
+    r = tune_cu->cuMemAlloc(&ws, ws_bytes) || tune_cu->cuMemsetD8(ws, 0xff, ws_bytes);
+    a.workspace = (void *)(uintptr_t)ws;
+    a.workspace_bytes = ws_bytes;
+  }
   fa_status s = r ? FA_ERR_CUDA : fa_forward(plan, &a);
   if (s == FA_OK && tune_cu->cuCtxSynchronize()) s = FA_ERR_CUDA;
+  if (ws) tune_cu->cuMemFree(ws);
   if (s != FA_OK) {
     snprintf(err, n, "%s", s == FA_ERR_CUDA ? "a CUDA call failed (kernel fault?)" : fa_errmsg(ctx));
     fa_plan_destroy(plan);
@@ -258,17 +274,24 @@ int tune_cmd_verify(int argc, char **argv) {
       if (done[k] || info[k].bwd || memcmp(&sig, &other, sizeof sig)) continue;
       done[k] = 1;
       int ok = 1;
+      /* Unsplit, fa's split-KV choice, and for a persistent variant small grids
+      ** (several rounds per CTA, the last one cut where the items are alike). */
+      static const unsigned grids[] = {3, 5};
+      const int modes = info[k].persist ? 4 : 2;
       for (int c = 0; c < nc; ++c)
-        for (int mode = 1; mode >= 0; --mode) {  /* unsplit, then fa's split-KV choice */
+        for (int m = 0; m < modes; ++m) {
+        const int mode = m == 1 ? 0 : 1;
+        const unsigned ctas = m >= 2 ? grids[m - 2] : 0;
         tune_data *d = &cases[c].data;
         double *o = calloc(d->no, sizeof *o), *o2 = calloc(d->no, sizeof *o2);
         float *lse = calloc(d->nlse, sizeof *lse), *lse2 = calloc(d->nlse, sizeof *lse2);
         char why[512] = "", name[96];
         int ns = 1, ns2 = 1;
-        int r = run_fa(ctx, keys[k], mode, &cases[c], o, lse, &ns, why, sizeof why) ||
-                run_fa(ctx, keys[k], mode, &cases[c], o2, lse2, &ns2, why, sizeof why);
-        if (mode == 0 && !r && ns == 1) { free(o); free(o2); free(lse); free(lse2); continue; }  /* same as unsplit */
-        snprintf(name, sizeof name, ns > 1 ? "%.60s/kv%d" : "%.60s", cases[c].shape.name, ns);
+        int r = run_fa(ctx, keys[k], mode, ctas, &cases[c], o, lse, &ns, why, sizeof why) ||
+                run_fa(ctx, keys[k], mode, ctas, &cases[c], o2, lse2, &ns2, why, sizeof why);
+        if (m == 1 && !r && ns == 1) { free(o); free(o2); free(lse); free(lse2); continue; }  /* same as unsplit */
+        if (ctas) snprintf(name, sizeof name, "%.60s/p%u", cases[c].shape.name, ctas);
+        else snprintf(name, sizeof name, ns > 1 ? "%.60s/kv%d" : "%.60s", cases[c].shape.name, ns);
         errs e = {0, 0, 0};
         const char *verdict = "ok";
         double lim = 2 * cases[c].base.o_max + ABS_TERM, llim = 2 * cases[c].base.lse_max + 1e-3;
