@@ -122,12 +122,12 @@
 #          (its 14 new sm90 variants compile for sm_90a without spills, 2026-12-02); then verify
 #          them and time every d128 variant of that build on the seed4 32/8 rows (group 4);
 #          then the API tests, and fa-bench on the seed grid with the heuristic and the tuned selection.
-#   cut    the persistent grid's last round cut over the keys (stream-K, where every item has
-#          the same key tiles; only in a caller's workspace): smoke, verify every sm90 forward
-#          variant (small persistent grids of 3 and 5 CTAs cut mid-item), the API tests, then the
-#          tuned selection on seed4 with a workspace, without one (no cut) and in
-#          build/fa-tune-prev (REV=32822dd bench/build_alt.sh prev ''), twice, and cuDNN's
-#          forward on seed4's shapes.
+#   cut    (ran at commit 1797a63, since reverted: its fa-tune had --no-workspace) the persistent
+#          grid's last round cut over the keys (stream-K, where every item has the same key
+#          tiles; only in a caller's workspace): smoke, verify every sm90 forward variant (small
+#          persistent grids of 3 and 5 CTAs cut mid-item), the API tests, then the tuned
+#          selection on seed4 with a workspace, without one (no cut) and in build/fa-tune-prev
+#          (REV=32822dd bench/build_alt.sh prev ''), twice, and cuDNN's forward on seed4's shapes.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"

@@ -20,16 +20,6 @@ typedef struct fa_fwd_kparams {
 
 _Static_assert(sizeof(fa_fwd_kparams) == 232, "must match templates/fwd_sm80.cu Params");
 
-/* The sm90 forward's last-round cut (templates/fwd_sm90.cu Tail): key tiles
-** per item (0 = no cut) and the launch's tag on the arrival counters. */
-typedef struct fa_tail_kparams {
-  int32_t nb;
-  int32_t pad;
-  uint64_t epoch;
-} fa_tail_kparams;
-
-_Static_assert(sizeof(fa_tail_kparams) == 16, "must match templates/fwd_sm90.cu Tail");
-
 /* The backward's own parameters (templates/bwd_sm80.cu BwdParams); the
 ** forward block above carries q, k, v, o (read), lse (read) and the masks. */
 typedef struct fa_bwd_kparams {

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "fa_db.h"
 #include "fa_kernel.h"
 #include "fa_plan.h"
@@ -183,12 +182,6 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
   if (!plan) return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "plan");
   plan->ctx = ctx;
   pthread_mutex_init(&plan->map_lock, NULL);
-  /* The cut's counters may hold another launch's words (a caller's workspace
-  ** is not zeroed): tags start at the clock, so another plan's or process's
-  ** leftovers do not match. */
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  atomic_init(&plan->epoch, ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec) & FA_EPOCH_MASK);
   plan->problem = *p;
   char why[512] = "", why_bwd[512] = "";
   s = choose(ctx, p, opt ? opt->variant : NULL, 0, plan->key, sizeof plan->key, why, sizeof why);
@@ -237,17 +230,12 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
       }
     }
   }
-  if ((s = fa_plan_launch(plan, 0, 0)) != FA_OK) {
+  if ((s = fa_plan_launch(plan, 0)) != FA_OK) {
     fa_plan_destroy(plan);
     return s;
   }
-  char pers[160] = "";
-  if (li->persist) {
-    int m = snprintf(pers, sizeof pers, " walked by %u persistent CTAs", plan->launch[0]);
-    if (plan->tail_nb && m > 0 && (size_t)m < sizeof pers)
-      snprintf(pers + m, sizeof pers - m, ", the last round cut over the keys when the call passes a workspace of %zu B",
-               plan->tail_bytes);
-  }
+  char pers[64] = "";
+  if (li->persist) snprintf(pers, sizeof pers, " walked by %u persistent CTAs", plan->launch[0]);
   int n = snprintf(plan->describe, sizeof plan->describe,
                    "forward %s (%s); kernel from %s; grid %dx%dx%d%s, %d threads, %d B smem; split-KV %d",
                    plan->key, why, plan->fwd->origin, plan->grid[0], plan->grid[1], plan->grid[2], pers,
@@ -265,30 +253,12 @@ fa_status fa_plan_create(fa_context *ctx, const fa_problem *p, const fa_plan_opt
   return FA_OK;
 }
 
-/* Whether to cut a persistent grid's last round over the keys (stream-K;
-** templates/fwd_sm90.cu): only where every item has the same key tiles (no
-** causal, window or per-batch lengths), and only where the cut saves more
-** than about two key tiles' time, the cost of a run's own Q load, first S
-** and partial epilogue. */
-static int tail_tiles(const fa_problem *p, const fa_launch_info *li, uint64_t items, unsigned ctas, int force) {
-  if (!li->persist || p->causal || p->window_left >= 0 || p->window_right >= 0 ||
-      (p->features & (FA_FEAT_SEQLENS | FA_FEAT_POSITIONS | FA_FEAT_SEGMENTS)))
-    return 0;
-  const uint64_t nb = ((uint64_t)p->seqlen_k + li->bn - 1) / li->bn, rest = items % ctas;
-  if (items <= ctas || rest == 0 || nb < 2 || (nb + 1) * ctas * ctas > 0x7fffffff) return 0; /* the kernel's int math */
-  const uint64_t run = (rest * nb + ctas - 1) / ctas;
-  return force || run + 2 < nb ? (int)nb : 0;
-}
-
-fa_status fa_plan_launch(fa_plan *plan, unsigned ctas, int force) {
-  const fa_problem *p = &plan->problem;
+fa_status fa_plan_launch(fa_plan *plan, unsigned ctas) {
   const fa_launch_info *li = &plan->fwd->info;
   const uint64_t items = (uint64_t)plan->grid[0] * plan->nsplit * plan->grid[1] * plan->grid[2];
   plan->launch[0] = (unsigned)(plan->grid[0] * plan->nsplit);
   plan->launch[1] = (unsigned)plan->grid[1];
   plan->launch[2] = (unsigned)plan->grid[2];
-  plan->tail_nb = 0;
-  plan->tail_bytes = 0;
   if (!li->persist) return FA_OK;
   /* A persistent variant runs one CTA per SM slot over the work items (the
   ** kernel walks them in rounds of the plain grid's order, every other round
@@ -299,12 +269,6 @@ fa_status fa_plan_launch(fa_plan *plan, unsigned ctas, int force) {
   const uint64_t slots = ctas ? ctas : (uint64_t)(plan->ctx->sm_count > 0 ? plan->ctx->sm_count : 1) * li->persist;
   plan->launch[0] = (unsigned)(items < slots ? items : slots);
   plan->launch[1] = plan->launch[2] = 1;
-  if (plan->nsplit == 1) plan->tail_nb = tail_tiles(p, li, items, plan->launch[0], force);
-  if (plan->tail_nb) {
-    /* A slot of O and LSE per run (item + CTA < rest + ctas), a counter per item and consumer warpgroup. */
-    const uint64_t P = plan->launch[0], rest = items % P, runs = rest + P;
-    plan->tail_bytes = (size_t)(runs * li->bm * (p->head_dim + 1) * 4 + rest * (li->bm / 64) * 8);
-  }
   return FA_OK;
 }
 
@@ -321,7 +285,7 @@ const char *fa_plan_variant(const fa_plan *plan) { return plan ? plan->key : "";
 
 fa_status fa_plan_workspace(const fa_plan *plan, size_t *fwd_bytes, size_t *bwd_bytes) {
   if (!plan) return fa_err(NULL, FA_ERR_NULL_ARGUMENT, "fa_plan_workspace: plan is NULL");
-  if (fwd_bytes) *fwd_bytes = plan->ws_bytes > plan->tail_bytes ? plan->ws_bytes : plan->tail_bytes;
+  if (fwd_bytes) *fwd_bytes = plan->ws_bytes;
   if (bwd_bytes) *bwd_bytes = plan->bwd_bytes;
   return FA_OK;
 }

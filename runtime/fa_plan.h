@@ -3,7 +3,6 @@
 #define FA_PLAN_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include "fa_kernel.h"
 #include "fa_kparams.h"
 
@@ -18,9 +17,6 @@ struct fa_plan {
   int nsplit;          /* split-KV slices (1 = none) */
   size_t ws_bytes;     /* forward scratch when split */
   CUdeviceptr scratch; /* the plan's own scratch, used when the call passes none */
-  int tail_nb;         /* persistent sm90: key tiles per item when the last round is cut (0 = not) */
-  size_t tail_bytes;   /* the workspace that cut needs (only a caller's workspace is used) */
-  _Atomic uint64_t epoch; /* the next launch's tag on the cut's counters (FA_EPOCH_MASK bits) */
   /* Backward (problems with FA_FEAT_LSE). */
   char key_bwd[160];
   fa_kernel *bwd;      /* NULL without FA_FEAT_LSE, or when no backward variant can serve */
@@ -39,12 +35,10 @@ struct fa_plan {
   CUtensorMap maps[4];
 };
 
-#define FA_EPOCH_MASK ((UINT64_C(1) << 48) - 1)
-
 /* Sets the forward's launch: one CTA per work item, or a persistent grid of
-** ctas CTAs (0: one per SM slot), its last round cut over the keys where that
-** pays (force: wherever the items are alike; for the correctness sweep). */
-fa_status fa_plan_launch(fa_plan *plan, unsigned ctas, int force);
+** ctas CTAs (0: one per SM slot; the correctness sweep also runs small ones,
+** so that every CTA walks several rounds). */
+fa_status fa_plan_launch(fa_plan *plan, unsigned ctas);
 
 /* fa_bwd_dkdv's launch shape on a GPU of sms SMs (fa_plan.c): CTAs per kv
 ** head's query group, and whether key blocks vary slowest in the grid. */

@@ -144,7 +144,7 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
   const fa_problem *p = &plan->problem;
   fa_status s = check_args(ctx, p, a);
   if (s != FA_OK) return s;
-  if (a->workspace && (plan->ws_bytes || plan->tail_bytes)) {
+  if (a->workspace && plan->ws_bytes) {
     if (a->workspace_bytes < plan->ws_bytes)
       return fa_err(ctx, FA_ERR_WORKSPACE, "workspace_bytes is %zu; this plan needs %zu (fa_plan_workspace)",
                     a->workspace_bytes, plan->ws_bytes);
@@ -162,18 +162,10 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
     kp.nsplit = plan->nsplit;
     ws = a->workspace ? (CUdeviceptr)(uintptr_t)a->workspace : plan->scratch;
   }
-  /* The last round cut over the keys only in the caller's workspace: the
-  ** plan's own would keep two overlapping runs of the plan from being safe. */
-  fa_tail_kparams tail = {0, 0, 0};
-  if (plan->tail_nb && a->workspace && a->workspace_bytes >= plan->tail_bytes) {
-    tail.nb = plan->tail_nb;
-    tail.epoch = atomic_fetch_add(&plan->epoch, 1) & FA_EPOCH_MASK;
-    ws = (CUdeviceptr)(uintptr_t)a->workspace;
-  }
   void *params[] = { &kp, &ws };
   const fa_launch_info *li = &plan->fwd->info;
   CUtensorMap maps[4];
-  void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &maps[3], &ws, &tail };
+  void *params_tma[] = { &kp, &maps[0], &maps[1], &maps[2], &maps[3], &ws };
   CUresult r = li->tma ? cached_maps(ctx, plan, a, maps) : CUDA_SUCCESS;
   if (r != CUDA_SUCCESS) return fa_cu_fail(ctx, r, "cuTensorMapEncodeTiled");
   r = ctx->cu->cuLaunchKernel(plan->fwd->fn, plan->launch[0], plan->launch[1], plan->launch[2], (unsigned)li->threads,

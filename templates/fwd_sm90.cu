@@ -14,12 +14,6 @@
 // H200 (2026-12-02, d128 m128n128, ten shapes, same call) that buffer made it
 // 1.011-1.072x faster than from registers; a second Q buffer, for the next
 // item's Q, gave back 0.8% of it.
-// The last round (tail.nb > 0, set by runtime/fa_plan.c where items are
-// alike): the items left after the whole rounds leave most CTAs idle, so
-// their key tiles are cut into one equal run per CTA (stream-K). A run that
-// is not a whole item leaves its O (normalised, fp32) and LSE in ws; the
-// last of an item's runs to arrive sums them in run order (deterministic)
-// and stores O as usual.
 
 constexpr int D = ${D};            // head_dim
 constexpr int BM = ${BM};          // query rows per CTA (after GQA packing), 64 per consumer warpgroup
@@ -48,38 +42,12 @@ constexpr bool O_BUF = PERSIST && TMA_STORE;  // O staged in its own buffer (els
 static_assert(BM == 64 * NC && BN % 16 == 0 && D % 64 == 0, "tile shape");
 static_assert(!PINGPONG || NC == 2, "turns are built for two consumer warpgroups");
 static_assert(!(PERSIST && (HAS_POS || HAS_SEG)), "the bounds tables are built once per CTA");
-static_assert(16 + 32 * STAGES <= 248, "the tail's flags sit at the end of the barriers' 256 bytes");
-
-// Mirrors struct fa_tail_kparams in runtime/fa_kparams.h.
-struct Tail {
-  int nb;     // key tiles per item; 0: the last round is not cut
-  int pad_;
-  u64 epoch;  // this launch's tag (48 bits) on the arrival counters in ws
-};
-// The tail's global-memory traffic between CTAs: partials written, a fence,
-// then the arrival; the last arrival fences and reads past L1.
-__device__ __forceinline__ void fence_gpu() { asm volatile("fence.acq_rel.gpu;\n" ::: "memory"); }
-__device__ __forceinline__ u64 atom_cas64(u64 *p, u64 cmp, u64 val) {
-  u64 old;
-  asm volatile("atom.global.cas.b64 %0, [%1], %2, %3;\n" : "=l"(old) : "l"(p), "l"(cmp), "l"(val) : "memory");
-  return old;
-}
-__device__ __forceinline__ float ld_cg(const float *p) {
-  float v;
-  asm volatile("ld.global.cg.f32 %0, [%1];\n" : "=f"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ float2 ld_cg2(const float *p) {
-  float2 v;
-  asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "l"(p) : "memory");
-  return v;
-}
 
 ${WGMMA}
 
 extern "C" __global__ void __launch_bounds__(NT, CTAS_PER_SM)
 fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
-       const __grid_constant__ TmaDesc tv, const __grid_constant__ TmaDesc to, float *ws, const Tail tail) {
+       const __grid_constant__ TmaDesc tv, const __grid_constant__ TmaDesc to, float *ws) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sQ = (raw + 1023) & ~1023u;
@@ -124,31 +92,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     const int P = gridDim.x, i = blockIdx.x;
     return n * P + ((SNAKE && (n & 1)) ? P - 1 - i : i);
   };
-  // With a cut last round: nfull whole rounds, then this CTA's run [u0, u1)
-  // of the tail items' U key tiles, items j0..j1 (the host keeps U * P in int).
-  const int P = PERSIST ? gridDim.x : 1, nfull = tail.nb ? nitems / P : nitems;
-  const int U = (nitems - nfull * P) * tail.nb;
-  const int u0 = (u32)(blockIdx.x * U) / P, u1 = (u32)((blockIdx.x + 1) * U) / P;
-  const int j0 = tail.nb ? (u32)u0 / tail.nb : 0, j1 = u1 > u0 ? (u32)(u1 - 1) / tail.nb : j0 - 1;
-  int jj = 0;         // the tail item (from item nfull * P) of this CTA's run
-  bool part = false;  // the run is not the whole item: partials, then the last one sums
-  // The CTA's n-th piece of work: sets the item's indices and key tiles.
-  auto work = [&](int n) -> bool {
-    const bool cut = PERSIST && tail.nb && n >= nfull;
-    int w = walk(n);
-    if (cut) jj = j0 + (n - nfull), w = jj <= j1 ? nfull * P + jj : nitems;
-    if (w >= nitems) return false;
-    item(w);
-    part = false;
-    if (cut) {
-      const int a = max(u0 - jj * tail.nb, 0), z = min(u1 - jj * tail.nb, tail.nb);
-      part = a > 0 || z < tail.nb;
-      t_hi = min(t_hi, t_lo + z);
-      t_lo = min(t_hi, t_lo + a);
-    }
-    return true;
-  };
-  work(0);
+  item(walk(0));
 
   if (tid == 0) {
     mbar_init(barQ, 1);
@@ -181,8 +125,11 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     setmaxnreg_dec<REG_PRODUCER>();
     if (tid == 0) {
       int it = 0;  // K/V tiles loaded, over all items: stage it % STAGES
-      for (int n = 0; work(n); ++n) {
-        if (n > 0) mbar_wait(barQe, (n - 1) & 1);  // the consumers' last S of the previous item is done
+      for (int n = 0, w = walk(0); w < nitems; w = walk(++n)) {
+        if (n > 0) {
+          item(w);
+          mbar_wait(barQe, (n - 1) & 1);  // the consumers' last S of the previous item is done
+        }
         mbar_expect_tx(barQ, QBYTES);
 #pragma unroll
         for (int db = 0; db < D / 64; ++db) tma_load4(sQ + db * BM * 128, tq, db * 64, hg * G, R0 / G, b, barQ);
@@ -368,7 +315,8 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     wgmma_commit();
   };
   if (PINGPONG && c == 1) named_arrive(3, 256);
-  for (int n = 0; work(n); ++n) {
+  for (int n = 0, w = walk(0); w < nitems; w = walk(++n)) {
+    if (n > 0) item(w);
 #pragma unroll
     for (int h = 0; h < 2; ++h) row_pos[h] = (R0 + wrow + g + h * 8) / G;
 #pragma unroll
@@ -446,90 +394,23 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
     // O = 0 and LSE = -inf.
     const bool split_out = p.nsplit > 1;
     if (PERSIST) {  // the item's indices again, rather than live through the loop (d256 spilled)
-      int n2 = n;
-      asm volatile("" : "+r"(n2));
-      work(n2);
+      int w2 = w;
+      asm volatile("" : "+r"(w2));
+      item(w2);
     } else {
       fence_proxy_async();
     }
     // inv is 0 on rows past Lq and rows with no visible key: their O is 0.
-    float inv[2], lse2[2];  // lse2: log2 units
+    u16 *ob = p.o + b * p.o_sb;
+    float inv[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float sum = row_sum[h];
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      const bool live = sum > 0.f && (R0 + wrow + g + h * 8) / G < Lq;
-      inv[h] = live ? 1.f / sum : 0.f;
-      lse2[h] = live ? row_max[h] * mul + __log2f(sum) : NEG_INF;
-    }
-    if (PERSIST && part) {
-      // A run of a tail item: this warpgroup's 64 rows to the run's slot
-      // (item jj + CTA: unique), counted in on the item's counter.
-      const int T = nitems - nfull * P, slot = jj + blockIdx.x;
-      float *so = ws + (i64)slot * BM * D, *sl = ws + (i64)(T + P) * BM * D;
-      u64 *ctr = (u64 *)(sl + (T + P) * BM) + jj * NC + c;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = wrow + g + h * 8;
-#pragma unroll
-        for (int j = 0; j < D / 8; ++j)
-          *(float2 *)(so + r * D + j * 8 + 2 * t4) = make_float2(acc[j][h * 2] * inv[h], acc[j][h * 2 + 1] * inv[h]);
-        if (t4 == 0) sl[slot * BM + r] = lse2[h];
-      }
-      // The CTAs whose runs meet the item's tiles [a, b): clo..chi, those
-      // with a run at all (U < P leaves some without).
-      const int a = jj * tail.nb;
-      const int clo = (u32)((a + 1) * P + U - 1) / U - 1, chi = (u32)((a + tail.nb) * P + U - 1) / U - 1;
-      auto has_run = [&](int q) { return U >= P || (u32)((q + 1) * U) / P > (u32)(q * U) / P; };
-      volatile int *flag = (volatile int *)(smem + (bars - sQ) + 248 + 4 * c);
-      fence_gpu();  // the partials before the arrival
-      named_sync(1 + c, 128);
-      if ((tid & 127) == 0) {
-        int runs = 0;
-        for (int q = clo; q <= chi; ++q) runs += has_run(q);
-        const u64 tag = tail.epoch << 16;
-        u64 old = tag;
-        for (;;) {  // counts from 1 under this launch's tag, whatever the word held
-          const u64 want = (old >> 16) == tail.epoch ? old + 1 : tag + 1;
-          const u64 got = atom_cas64(ctr, old, want);
-          if (got == old) break;
-          old = got;
-        }
-        const int before = (old >> 16) == tail.epoch ? (int)(old & 0xffff) : 0;
-        *flag = before == runs - 1;
-        if (before == runs - 1) *ctr = 0;  // left clean
-      }
-      named_sync(1 + c, 128);
-      if (!*flag) continue;  // another run sums this item
-      fence_gpu();
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = wrow + g + h * 8;
-        float m = NEG_INF, wsum = 0.f;
-        for (int q = clo; q <= chi; ++q)
-          if (has_run(q)) m = fmaxf(m, ld_cg(sl + (jj + q) * BM + r));
-#pragma unroll
-        for (int j = 0; j < D / 8; ++j) acc[j][h * 2] = acc[j][h * 2 + 1] = 0.f;
-        for (int q = clo; q <= chi; ++q) {
-          if (!has_run(q) || m == NEG_INF) continue;
-          const float wq = fast_exp2(ld_cg(sl + (jj + q) * BM + r) - m);
-          wsum += wq;
-          const float *o = ws + ((i64)(jj + q) * BM + r) * D + 2 * t4;
-#pragma unroll
-          for (int j = 0; j < D / 8; ++j) {
-            const float2 v = ld_cg2(o + j * 8);
-            acc[j][h * 2] += wq * v.x, acc[j][h * 2 + 1] += wq * v.y;
-          }
-        }
-        inv[h] = wsum > 0.f ? 1.f / wsum : 0.f;
-        lse2[h] = wsum > 0.f ? m + __log2f(wsum) : NEG_INF;
-      }
-    }
-    u16 *ob = p.o + b * p.o_sb;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
       const int R = R0 + wrow + g + h * 8, pos = R / G, hq = hg * G + R % G;
+      const bool live = sum > 0.f && pos < Lq;
+      inv[h] = live ? 1.f / sum : 0.f;
       const i64 row = ((i64)b * p.Hq + hq) * p.Tq + pos;
       float *wo = ws + (row * p.nsplit + split) * D;
       u16 *orow = ob + pos * p.o_ss + hq * p.o_sh;
@@ -543,7 +424,7 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
         }
       }
       if (t4 == 0 && pos < p.Tq) {
-        const float l = lse2[h] * LN2;
+        const float l = live ? (row_max[h] * mul + __log2f(sum)) * LN2 : NEG_INF;
         if (split_out) ws[(i64)p.B * p.Hq * p.Tq * p.nsplit * D + row * p.nsplit + split] = l;
         else if (p.lse) p.lse[row] = l;
       }

@@ -64,9 +64,6 @@ float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, 
                      const tune_timing *how);
 /* Grows *ws (*bytes) to the plan's backward workspace and points b's workspace at it. */
 void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_bwd_args *b);
-/* The forward's workspace (fa_plan_workspace's fwd_bytes) into a, grown as needed: the
-** tools run plans as a caller that passes one does (split-KV, the persistent grid's cut). */
-void tune_fwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_fwd_args *a);
 /* The unfused baseline (templates/unfused.cu): load once per dtype, run into d->do_ and d->dlse. */
 struct fa_gen;
 struct fa_nvrtc;

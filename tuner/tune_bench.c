@@ -51,7 +51,7 @@ static int host_overhead(fa_context *ctx, const tune_shape *s) {
 int tune_cmd_bench(int argc, char **argv) {
   const char *grid = "seed4", *json = NULL, *filter = "";
   double rep_ms = 100;  /* do_bench's default, as peer_bench.py uses it */
-  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0, bwd = 0, det = 0, splits = 0, no_ws = 0;
+  int device = 0, reps = 20, all = 0, tuned = 0, host = 0, nshape = 0, bwd = 0, det = 0, splits = 0;
   static tune_shape shapes[MAX_GRID];
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
@@ -73,7 +73,6 @@ int tune_cmd_bench(int argc, char **argv) {
       else if (strcmp(m, "fwd")) { fprintf(stderr, "fa-tune bench: --mode fwd or fwdbwd\n"); return 2; }
     }
     else if (!strcmp(argv[i], "--deterministic")) det = 1;
-    else if (!strcmp(argv[i], "--no-workspace")) no_ws = 1;
     else if (!strcmp(argv[i], "--splits") && i + 1 < argc) {
       char *end;
       const long n = strtol(argv[++i], &end, 10);
@@ -139,8 +138,8 @@ int tune_cmd_bench(int argc, char **argv) {
     /* fwdbwd: the LSE kept, dO, gradients, workspace. */
     fa_bwd_args ba;
     fa_bwd_args_init(&ba);
-    CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0, fws = 0;
-    size_t ws_bytes = 0, fws_bytes = 0;
+    CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0;
+    size_t ws_bytes = 0;
     if (bwd) {
       s->p.features |= FA_FEAT_LSE;
       tune_data_args(&d, &a);
@@ -170,7 +169,6 @@ int tune_cmd_bench(int argc, char **argv) {
       }
       const char *vkey = bwd ? plan->key_bwd : fa_plan_variant(plan);
       if (bwd) tune_bwd_workspace(plan, &ws, &ws_bytes, &ba);
-      if (!no_ws) tune_fwd_workspace(plan, &fws, &fws_bytes, &a);
       const tune_timing how = {reps, 25, rep_ms};
       const float ms = tune_time_plan(plan, &a, bwd ? &ba : NULL, flush, &how);
       if (k < 0) {
@@ -201,8 +199,8 @@ int tune_cmd_bench(int argc, char **argv) {
     }
     fflush(stdout);
     if (out) fflush(out);
-    CUdeviceptr bufs[] = {gq, gk, gv, ws, fws};
-    for (int i = 0; i < 5; ++i)
+    CUdeviceptr bufs[] = {gq, gk, gv, ws};
+    for (int i = 0; i < 4; ++i)
       if (bufs[i]) tune_cu->cuMemFree(bufs[i]);
     tune_data_free(&d);
   }

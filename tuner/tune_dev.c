@@ -224,26 +224,14 @@ void tune_data_args(const tune_data *d, fa_fwd_args *a) {
   a->seqlens_q = (const int32_t *)d->dseqlens_q; a->seqlens_k = (const int32_t *)d->dseqlens_k;
 }
 
-/* Grows *ws to need bytes (kept across plans); *bytes 0: none could be had. */
-static void grow(CUdeviceptr *ws, size_t *bytes, size_t need) {
-  if (need <= *bytes) return;
-  if (*ws) tune_cu->cuMemFree(*ws);
-  *ws = 0;
-  *bytes = tune_cu->cuMemAlloc(ws, need) ? 0 : need;
-}
-
 void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_bwd_args *b) {
   size_t need = 0;
   fa_plan_workspace(plan, NULL, &need);
-  grow(ws, bytes, need);
+  if (need > *bytes) {
+    if (*ws) tune_cu->cuMemFree(*ws);
+    *ws = 0;
+    *bytes = tune_cu->cuMemAlloc(ws, need) ? 0 : need;
+  }
   b->fwd.workspace = (void *)(uintptr_t)*ws;
   b->fwd.workspace_bytes = *bytes;
-}
-
-void tune_fwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_fwd_args *a) {
-  size_t need = 0;
-  fa_plan_workspace(plan, &need, NULL);
-  grow(ws, bytes, need);
-  a->workspace = *bytes ? (void *)(uintptr_t)*ws : NULL;
-  a->workspace_bytes = *bytes;
 }

@@ -27,7 +27,7 @@ int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max) {
   tune_shape s;
 #define ADD(x) do { if (n < max) { x.p.features |= feat; if (g->softcap) { x.p.softcap = 30.f; x.p.scale *= 4.f; } out[n++] = x; } } while (0)
   s = mk("plain_197", t, FA_LAYOUT_BSHD, 2, 197, 197, Hq, Hkv, d); ADD(s);
-  /* Several key tiles per item, alike: verify's small persistent grids cut them mid-item. */
+  /* Several key tiles per item and, on verify's small persistent grids, several items per CTA. */
   s = mk("plain_300x650", t, FA_LAYOUT_BSHD, 1, 300, 650, Hq, Hkv, d); ADD(s);
   s = mk("causal_77x301", t, FA_LAYOUT_BSHD, 1, 77, 301, Hq, Hkv, d); s.p.causal = 1; ADD(s);
   s = mk("window_seqlens_333", t, FA_LAYOUT_BSHD, 2, 333, 333, Hq, Hkv, d);

@@ -112,8 +112,6 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
   fa_fwd_args a, ca;
   tune_data_args(&d, &a);
   tune_data_args(&cd, &ca);
-  CUdeviceptr ws = 0, cws = 0;  /* the forward's workspaces: timed plans, check plans */
-  size_t ws_bytes = 0, cws_bytes = 0;
   fa_bucket b;
   fa_db_bucket_of(p, &b);
   fa_gen_problem pr;
@@ -135,8 +133,6 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
       printf("  %s: %s\n", keys[k], fa_errmsg(ctx));
       continue;
     }
-    tune_fwd_workspace(cplan, &cws, &cws_bytes, &ca);
-    tune_fwd_workspace(plan, &ws, &ws_bytes, &a);
     tune_cu->cuMemsetD8(cd.do_, 0xff, cd.no * 2);
     double err = fa_forward(cplan, &ca) == FA_OK && tune_cu->cuCtxSynchronize() == CUDA_SUCCESS
                      ? (have_ref ? check_against(&cd, ref, buf) : 0) : INFINITY;
@@ -157,12 +153,7 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
   free(ref);
   free(buf);
   tune_data_free(&cd);
-  if (cws) tune_cu->cuMemFree(cws);
-  if (!nres) {
-    if (ws) tune_cu->cuMemFree(ws);
-    tune_data_free(&d);
-    return -1;
-  }
+  if (!nres) { tune_data_free(&d); return -1; }
   /* Near-equal candidates swap from run to run: re-time the leaders longer. */
   qsort(res, (size_t)nres, sizeof *res, cmp_result);
   for (int i = 0; i < nres && i < LEADERS; ++i) {
@@ -171,7 +162,6 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
     po.variant = res[i].key;
     fa_plan *plan;
     if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) continue;
-    tune_fwd_workspace(plan, &ws, &ws_bytes, &a);
     float ms = tune_time_plan(plan, &a, NULL, flush, &(tune_timing){FINAL_REPS, 0, 0});
     if (ms > 0) {
       res[i].ms = ms;
@@ -184,7 +174,6 @@ static int tune_shape_one(fa_context *ctx, fa_gen *gen, fa_db *db, tune_shape *s
   fa_db_set_winner(db, &ctx->gpu, &b, res[0].key, res[0].ms, work / res[0].ms / 1e9, text_of(gen, res[0].key, text));
   *speed_tuned = res[0].ms;
   for (int i = 0; i < nres; ++i) all[(*nall)++] = res[i];
-  if (ws) tune_cu->cuMemFree(ws);
   tune_data_free(&d);
   return 0;
 }
@@ -203,8 +192,8 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
   tune_bwd_case *chk = tune_bwd_case_new(gen, ctx->nvrtc, ctx->arch, &cs, 97);
   if (!chk) printf("  (no unfused backward for %s: candidates unchecked)\n", s.name);
   tune_data d;
-  CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0, fws = 0;
-  size_t ws_bytes = 0, fws_bytes = 0;
+  CUdeviceptr gq = 0, gk = 0, gv = 0, ws = 0;
+  size_t ws_bytes = 0;
   int rc = -1;
   if (tune_data_make(&d, &s, 99, 2) || tune_cu->cuMemAlloc(&gq, d.nq * 2) || tune_cu->cuMemAlloc(&gk, d.nk * 2) ||
       tune_cu->cuMemAlloc(&gv, d.nv * 2))
@@ -243,7 +232,6 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
       fa_plan *plan;
       if (fa_plan_create(ctx, p, &po, &plan) != FA_OK) { printf("  %s: %s\n", key, fa_errmsg(ctx)); continue; }
       tune_bwd_workspace(plan, &ws, &ws_bytes, &ba);
-      tune_fwd_workspace(plan, &fws, &fws_bytes, &a);
       /* Half the forward's repetitions: a forward+backward lasts 3-4x longer. */
       const int reps = (pass ? FINAL_REPS : QUICK_REPS) / 2;
       const float ms = tune_time_plan(plan, &a, &ba, flush, &(tune_timing){reps, 0, 0});
@@ -262,8 +250,8 @@ static int tune_shape_bwd(fa_context *ctx, fa_gen *gen, fa_db *db, const tune_sh
   rc = 0;
 done:
   if (rc) printf("  %s: no backward candidate ran\n", s.name);
-  CUdeviceptr bufs[] = {gq, gk, gv, ws, fws};
-  for (int i = 0; i < 5; ++i)
+  CUdeviceptr bufs[] = {gq, gk, gv, ws};
+  for (int i = 0; i < 4; ++i)
     if (bufs[i]) tune_cu->cuMemFree(bufs[i]);
   tune_data_free(&d);
   tune_bwd_case_free(chk);

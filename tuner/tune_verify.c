@@ -156,9 +156,8 @@ static void sig_of(const fa_launch_info *li, tune_sig *g) {
 }
 
 /* Runs variant key on case c; splits: fa_plan_options.kv_splits (0 = fa's choice);
-** ctas > 0: a persistent variant's grid of that many CTAs, its last round cut
-** over the keys wherever the items are alike, in a workspace poisoned first
-** (the cut's counters must not need zeros). *nsplit gets the split count the plan used. */
+** ctas > 0: a persistent variant's grid of that many CTAs (several rounds each).
+** *nsplit gets the split count the plan used. */
 static int run_fa(fa_context *ctx, const char *key, int splits, unsigned ctas, sig_case *c, double *o, float *lse,
                   int *nsplit, char *err, size_t n) {
   fa_plan_options po;
@@ -171,7 +170,7 @@ static int run_fa(fa_context *ctx, const char *key, int splits, unsigned ctas, s
     return -1;
   }
   *nsplit = plan->nsplit;
-  if (ctas && fa_plan_launch(plan, ctas, 1) != FA_OK) {
+  if (ctas && fa_plan_launch(plan, ctas) != FA_OK) {
     snprintf(err, n, "%s", fa_errmsg(ctx));
     fa_plan_destroy(plan);
     return -1;
@@ -179,19 +178,10 @@ static int run_fa(fa_context *ctx, const char *key, int splits, unsigned ctas, s
   const tune_data *d = &c->data;
   fa_fwd_args a;
   tune_data_args(d, &a);
-  CUdeviceptr ws = 0;
-  size_t ws_bytes = 0;
-  fa_plan_workspace(plan, &ws_bytes, NULL);
   size_t e = fa_dtype_size(c->shape.p.dtype);
   int r = tune_cu->cuMemsetD8(d->do_, 0xff, d->no * e) || tune_cu->cuMemsetD8(d->dlse, 0xff, d->nlse * 4);
-  if (!r && ctas && ws_bytes) {
-    r = tune_cu->cuMemAlloc(&ws, ws_bytes) || tune_cu->cuMemsetD8(ws, 0xff, ws_bytes);
-    a.workspace = (void *)(uintptr_t)ws;
-    a.workspace_bytes = ws_bytes;
-  }
   fa_status s = r ? FA_ERR_CUDA : fa_forward(plan, &a);
   if (s == FA_OK && tune_cu->cuCtxSynchronize()) s = FA_ERR_CUDA;
-  if (ws) tune_cu->cuMemFree(ws);
   if (s != FA_OK) {
     snprintf(err, n, "%s", s == FA_ERR_CUDA ? "a CUDA call failed (kernel fault?)" : fa_errmsg(ctx));
     fa_plan_destroy(plan);
@@ -275,7 +265,7 @@ int tune_cmd_verify(int argc, char **argv) {
       done[k] = 1;
       int ok = 1;
       /* Unsplit, fa's split-KV choice, and for a persistent variant small grids
-      ** (several rounds per CTA, the last one cut where the items are alike). */
+      ** (on a full GPU the sweep's small shapes give each CTA one item at most). */
       static const unsigned grids[] = {3, 5};
       const int modes = info[k].persist ? 4 : 2;
       for (int c = 0; c < nc; ++c)
