@@ -128,6 +128,11 @@
 #          persistent grids of 3 and 5 CTAs cut mid-item), the API tests, then the tuned
 #          selection on seed4 with a workspace, without one (no cut) and in build/fa-tune-prev
 #          (REV=32822dd bench/build_alt.sh prev ''), twice, and cuDNN's forward on seed4's shapes.
+#   check5 after the cut's revert: smoke, the whole sweep (both families; persistent variants
+#          also on grids of 3 and 5 CTAs), the API tests, the 53 H200 backward buckets whose
+#          winners had no text hash re-tuned (disk cache: build/tests/cache90, filled on the CPU
+#          machine), the export run without NVRTC, then the three d128 rows nearest cuDNN, four
+#          rounds as in close.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -330,6 +335,28 @@ PY
       a=""; [ $m = heuristic ] && a=--heuristic
       timeout 150 ./build/bench/fa-bench --grid seed --no-std --no-check $a --out "$F/bench_$m" > "$F/bench_$m.txt" 2>&1
       stamp "fa-bench $m rc=$?"
+    done ;;
+  check5)
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
+    timeout 300 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    mkdir -p /tmp/tune /tmp/fa-cache && cp tuning.db /tmp/tune/user.db && cp -r build/tests/cache90/. /tmp/fa-cache/
+    python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute(\"delete from winners where text_hash is null and gpu_id in (select id from gpus where name like '%H200%') and bucket_id in (select id from buckets where exact like 'bwd%')\"); c.commit(); print('winners left:', c.execute('select count(*) from winners').fetchone()[0])"
+    timeout 200 ./build/fa-tune --gpu auto --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+    stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -6; grep -c "kernel from nvrtc" "$F/tune.txt"
+    if [ -f "$F/tuning.db" ]; then cp "$F/tuning.db" tuning.db; else
+      python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute('pragma wal_checkpoint(TRUNCATE)'); c.execute(\"vacuum into '$F/tuning_partial.db'\")"
+      stamp "partial saved"
+    fi
+    export_nonvrtc
+    SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
+    for r in 1 2 3 4; do
+      timeout 40 ./build/fa-tune bench $SC --mode fwd --tuned --reps 10 --json "$F/fa_$r.jsonl" > "$F/fa_$r.txt" 2>&1
+      timeout 60 python3 .peers/peer_bench.py --shapes bench/shapes_d128_close.jsonl --modes fwd --peers flash,cudnn \
+        --json "$F/peers_$r.jsonl" > "$F/peers_$r.txt" 2>&1
+      python3 bench/compare.py "$F/fa_$r.jsonl" "$F/peers_$r.jsonl" --mode fwd > "$F/compare_$r.md"
+      stamp "round $r"; grep "^| shape_" "$F/compare_$r.md" | cut -c1-150
     done ;;
   close)
     SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
