@@ -190,6 +190,16 @@ retune_bwd() {  # the H200's backward winners dropped and re-tuned (the forward 
   stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -8
   [ -f "$F/tuning.db" ] || cp /tmp/tune/user.db "$F/tuning_partial.db"  # a run cut short resumes from this
 }
+close_rows() {  # the three d128 rows nearest cuDNN: fa's tuned selection and peer_bench.py in turn, four rounds
+  local SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
+  for r in 1 2 3 4; do
+    timeout 40 ./build/fa-tune bench $SC --mode fwd --tuned --reps 10 --json "$F/fa_$r.jsonl" > "$F/fa_$r.txt" 2>&1
+    timeout 60 python3 .peers/peer_bench.py --shapes bench/shapes_d128_close.jsonl --modes fwd --peers flash,cudnn \
+      --json "$F/peers_$r.jsonl" > "$F/peers_$r.txt" 2>&1
+    python3 bench/compare.py "$F/fa_$r.jsonl" "$F/peers_$r.jsonl" --mode fwd > "$F/compare_$r.md"
+    stamp "round $r"; grep "^| shape_" "$F/compare_$r.md" | cut -c1-150
+  done
+}
 smoke() {  # $1: a variant filter; a hang (timeout) ends the call
   timeout 40 ./build/fa-tune verify --filter "$1" > "$F/smoke.txt" 2>&1
   local rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
@@ -350,23 +360,9 @@ PY
       stamp "partial saved"
     fi
     export_nonvrtc
-    SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
-    for r in 1 2 3 4; do
-      timeout 40 ./build/fa-tune bench $SC --mode fwd --tuned --reps 10 --json "$F/fa_$r.jsonl" > "$F/fa_$r.txt" 2>&1
-      timeout 60 python3 .peers/peer_bench.py --shapes bench/shapes_d128_close.jsonl --modes fwd --peers flash,cudnn \
-        --json "$F/peers_$r.jsonl" > "$F/peers_$r.txt" 2>&1
-      python3 bench/compare.py "$F/fa_$r.jsonl" "$F/peers_$r.jsonl" --mode fwd > "$F/compare_$r.md"
-      stamp "round $r"; grep "^| shape_" "$F/compare_$r.md" | cut -c1-150
-    done ;;
+    close_rows ;;
   close)
-    SC="--shape 4,2048,2048,32,32,128 --shape 4,2048,2048,32,8,128 --shape 4,4096,4096,32,8,128"
-    for r in 1 2 3 4; do
-      timeout 40 ./build/fa-tune bench $SC --mode fwd --tuned --reps 10 --json "$F/fa_$r.jsonl" > "$F/fa_$r.txt" 2>&1
-      timeout 60 python3 .peers/peer_bench.py --shapes bench/shapes_d128_close.jsonl --modes fwd --peers flash,cudnn \
-        --json "$F/peers_$r.jsonl" > "$F/peers_$r.txt" 2>&1
-      python3 bench/compare.py "$F/fa_$r.jsonl" "$F/peers_$r.jsonl" --mode fwd > "$F/compare_$r.md"
-      stamp "round $r"; grep "^| shape_" "$F/compare_$r.md" | cut -c1-150
-    done ;;
+    close_rows ;;
   check)
     timeout 300 ./build/fa-tune verify --quiet > "$F/verify.txt" 2>&1
     stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
