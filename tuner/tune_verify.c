@@ -6,7 +6,9 @@
 ** of an unfused attention in the same precision on the same GPU, plus a tiny
 ** absolute term (FlashAttention's rule). Outputs are poisoned (NaN) first, so
 ** an element never written fails; NaN never passes; a second run must be
-** bitwise identical.
+** bitwise identical. Each shape runs unsplit and with fa's split-KV choice,
+** and a persistent variant also on grids of 3 and 5 CTAs, so that its walk
+** over several rounds per CTA is checked too.
 */
 #include <math.h>
 #include <pthread.h>
