@@ -133,6 +133,11 @@
 #          winners had no text hash re-tuned (disk cache: build/tests/cache90, filled on the CPU
 #          machine), the export run without NVRTC, then the three d128 rows nearest cuDNN, four
 #          rounds as in close.
+#   dqkeys the sm90 backward's dQ split by keys where each warpgroup owns its keys (d64 and d128
+#          m64n128), its barrier between the phases then per warpgroup: smoke, verify every sm90
+#          backward variant, the API tests, then every sm90 backward variant of this build and of
+#          build/fa-tune-cols (bench/build_alt.sh cols 'function S.bwd_dq_keys(v) return false end':
+#          dQ by columns, as before) on the ten d128 shapes and two d64 ones, forward+backward, twice.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -261,6 +266,24 @@ case ${1:-sweep} in
       timeout 60 ./build/$b verify --filter "bwd_sm90_d128_bf16_m64n128_w8_s2_g1" > "$F/verify_$b.txt" 2>&1
       stamp "$b verify rc=$?"; grep -c FAIL "$F/verify_$b.txt"; grep " atom " "$F/verify_$b.txt" | head -8 | cut -c1-140
     done ;;
+  dqkeys)
+    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
+    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
+    for r in 1 2; do for b in fa-tune fa-tune-cols; do
+      timeout 100 ./build/$b bench $SH --mode fwdbwd --filter sm90 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
+    done; done
+    { for r in 1 2; do
+        echo "== round $r: dQ by keys (B) against by columns (A), d128 m64n128"
+        python3 bench/variants_ab.py --a '^a:.*d128.*m64n128' --b '^b:.*d128.*m64n128' "a=$F/ab_fa-tune-cols_$r.txt" "b=$F/ab_fa-tune_$r.txt"
+        echo "== round $r: d64 m64n128 (by keys in both; B: the barrier per warpgroup)"
+        python3 bench/variants_ab.py --a '^a:.*d64.*m64n128' --b '^b:.*d64.*m64n128' "a=$F/ab_fa-tune-cols_$r.txt" "b=$F/ab_fa-tune_$r.txt" | tail -3
+        echo "== round $r: d128 m64n64 (unchanged in both)"
+        python3 bench/variants_ab.py --a '^a:.*m64n64' --b '^b:.*m64n64' "a=$F/ab_fa-tune-cols_$r.txt" "b=$F/ab_fa-tune_$r.txt" | tail -1
+      done; } > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md" ;;
   dqbulk)  # (second run: the full wait at the end; build/fa-tune-t2 waits after every reduction)
     smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
     timeout 150 ./build/fa-tune verify --filter bwd --quiet > "$F/verify.txt" 2>&1
