@@ -133,7 +133,7 @@
 #          winners had no text hash re-tuned (disk cache: build/tests/cache90, filled on the CPU
 #          machine), the export run without NVRTC, then the three d128 rows nearest cuDNN, four
 #          rounds as in close.
-#   dqkeys the sm90 backward's dQ split by keys where each warpgroup owns its keys (d64 and d128
+#   dqkeys (ran at commit 6a4eef9, since reverted) the sm90 backward's dQ split by keys where each warpgroup owns its keys (d64 and d128
 #          m64n128), its barrier between the phases then per warpgroup: smoke, verify every sm90
 #          backward variant, the API tests, then every sm90 backward variant of this build and of
 #          build/fa-tune-cols (bench/build_alt.sh cols 'function S.bwd_dq_keys(v) return false end':

@@ -203,7 +203,6 @@ function M.emit(key)
     HAS_SEG = tostring(v.seg == true), HAS_SOFTCAP = tostring(v.softcap == true),
     TABLE_MAX = S.TABLE_MAX, BNQ = S.bnq(v), P1W = v.dir == "bwd" and S.bwd_p1w(v) or 0,
     DQ_TILED = tostring(v.dir == "bwd" and S.bwd_dq_bulk(v)),
-    DQ_KEYS = tostring(v.dir == "bwd" and S.bwd_dq_keys(v)),
   }
   if v.family == "sm90" and v.dir == "bwd" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"

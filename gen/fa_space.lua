@@ -194,15 +194,6 @@ end
 function S.bwd_dq_bulk(v)
   return v.family == "sm90" and bwd_smem_base(v) + 2 * 64 * 64 * 4 <= S.smem_limit[90]
 end
--- Whether an sm90 backward's warpgroups split dQ = dS K by keys (each its own
--- 64 keys, every column) rather than by columns (all keys, D/2 columns each)
--- where each owns its keys (P^T, dS^T from registers): then a warpgroup's dQ
--- reads only the dS^T it wrote, and the barrier between the two phases is its
--- own instead of the CTA's. The cost: two 64-row partials per step to add
--- instead of one.
-function S.bwd_dq_keys(v)
-  return v.family == "sm90" and v.dir == "bwd" and v.bn // 64 == v.warps // 4
-end
 function S.bwd_smem(v)
   return bwd_smem_base(v) + (S.bwd_dq_bulk(v) and 2 * 64 * 64 * 4 or 0)
 end

@@ -28,13 +28,11 @@ constexpr int N1 = BM / QW;              // S^T, dP^T queries per warpgroup
 constexpr int P1 = ${P1W};               // ... in chunks of P1 (fewer live registers beside dK, dV)
 constexpr int N2 = D / QW;               // dK, dV columns per warpgroup
 constexpr bool RS2 = QW == 1;            // dK, dV with P^T, dS^T from registers (a warpgroup's own keys)
-constexpr bool DQ_KEYS = ${DQ_KEYS};      // dQ split by keys (gen/fa_space.lua: S.bwd_dq_keys)
-constexpr bool DQ_COLS = !DQ_KEYS && D / NWG >= 64;  // dQ split by columns, else by keys
+constexpr bool DQ_COLS = D / NWG >= 64;  // dQ split by columns, else by keys
 constexpr int N3 = DQ_COLS ? D / NWG : D;
 constexpr int K3 = DQ_COLS ? BN : BN / NWG;
 constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
 static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
-static_assert(!DQ_KEYS || RS2, "dQ by keys: each warpgroup owns its keys");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NT % DC == 0 && (BM * DC) % NT == 0 && (BN * DC) % NT == 0 && (NT / DC) % 8 == 0, "copy shapes");
 
@@ -252,8 +250,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       }
     }
     fence_proxy_async();
-    if constexpr (DQ_KEYS) named_sync(1 + wg, 128);  // this warpgroup's dS^T, all its dQ reads
-    else __syncthreads();  // dS^T (and P^T) complete
+    __syncthreads();  // dS^T (and P^T) complete
 
     if constexpr (!RS2) {
       // 2 (warpgroups share a key group): dV += P^T dO and dK += dS^T Q, A =
