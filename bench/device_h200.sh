@@ -138,6 +138,9 @@
 #          backward variant, the API tests, then every sm90 backward variant of this build and of
 #          build/fa-tune-cols (bench/build_alt.sh cols 'function S.bwd_dq_keys(v) return false end':
 #          dQ by columns, as before) on the ten d128 shapes and two d64 ones, forward+backward, twice.
+#   final5 the session's final state for issue 7's table: the forward grid (seed4 and the d256
+#          shapes) beside FA2 and cuDNN, the Gemma grid beside every peer, the card's bf16 matrix
+#          throughput (bench/matmul_peak.py), host time per call.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -266,6 +269,12 @@ case ${1:-sweep} in
       timeout 60 ./build/$b verify --filter "bwd_sm90_d128_bf16_m64n128_w8_s2_g1" > "$F/verify_$b.txt" 2>&1
       stamp "$b verify rc=$?"; grep -c FAIL "$F/verify_$b.txt"; grep " atom " "$F/verify_$b.txt" | head -8 | cut -c1-140
     done ;;
+  final5)
+    grid fwd
+    cut -c1-220 "$F/compare_fwd.md"
+    gemma_fwd 170
+    timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
+    host_time ;;
   dqkeys)
     smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
     timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
