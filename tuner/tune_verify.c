@@ -272,15 +272,15 @@ int tune_cmd_verify(int argc, char **argv) {
       const int modes = info[k].persist ? 4 : 2;
       for (int c = 0; c < nc; ++c)
         for (int m = 0; m < modes; ++m) {
-        const int mode = m == 1 ? 0 : 1;
+        const int splits = m == 1 ? 0 : 1;  /* kv_splits: 1 never, 0 fa's choice */
         const unsigned ctas = m >= 2 ? grids[m - 2] : 0;
         tune_data *d = &cases[c].data;
         double *o = calloc(d->no, sizeof *o), *o2 = calloc(d->no, sizeof *o2);
         float *lse = calloc(d->nlse, sizeof *lse), *lse2 = calloc(d->nlse, sizeof *lse2);
         char why[512] = "", name[96];
         int ns = 1, ns2 = 1;
-        int r = run_fa(ctx, keys[k], mode, ctas, &cases[c], o, lse, &ns, why, sizeof why) ||
-                run_fa(ctx, keys[k], mode, ctas, &cases[c], o2, lse2, &ns2, why, sizeof why);
+        int r = run_fa(ctx, keys[k], splits, ctas, &cases[c], o, lse, &ns, why, sizeof why) ||
+                run_fa(ctx, keys[k], splits, ctas, &cases[c], o2, lse2, &ns2, why, sizeof why);
         if (m == 1 && !r && ns == 1) { free(o); free(o2); free(lse); free(lse2); continue; }  /* same as unsplit */
         if (ctas) snprintf(name, sizeof name, "%.60s/p%u", cases[c].shape.name, ctas);
         else snprintf(name, sizeof name, ns > 1 ? "%.60s/kv%d" : "%.60s", cases[c].shape.name, ns);
