@@ -19,7 +19,50 @@
 #define MAX_GRID 256
 
 
-/* Host time of fa_forward on a cached plan: the launch path's cost per call. */
+/* The driver's own launch of the plan's forward kernel, with the parameters
+** fa_forward passes (its last call's tensor maps, kept by the plan): the
+** floor under fa_forward's host time. */
+typedef struct raw_launch { const fa_plan *plan; const fa_fwd_args *a; } raw_launch;
+
+static void raw_forward(const raw_launch *r) {
+  const fa_plan *plan = r->plan;
+  const fa_launch_info *li = &plan->fwd->info;
+  fa_fwd_kparams kp = plan->kp;
+  kp.q = (uint64_t)(uintptr_t)r->a->q; kp.k = (uint64_t)(uintptr_t)r->a->k;
+  kp.v = (uint64_t)(uintptr_t)r->a->v; kp.o = (uint64_t)(uintptr_t)r->a->o;
+  kp.lse = (uint64_t)(uintptr_t)r->a->lse;
+  CUdeviceptr ws = 0;
+  void *params[] = { &kp, &ws };
+  void *params_tma[] = { &kp, (void *)&plan->maps[0], (void *)&plan->maps[1], (void *)&plan->maps[2],
+                         (void *)&plan->maps[3], &ws };
+  tune_cu->cuLaunchKernel(plan->fwd->fn, plan->launch[0], plan->launch[1], plan->launch[2], (unsigned)li->threads, 1,
+                          1, (unsigned)li->smem, NULL, li->tma ? params_tma : params, NULL);
+}
+
+/* Microseconds per call of 500 back-to-back calls (below the launch queue
+** depth, so the host never waits on the GPU), the best of 5 rounds. */
+static double per_call_us(fa_plan *plan, const fa_fwd_args *a, int raw) {
+  const raw_launch r = {plan, a};
+  double best = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    tune_cu->cuCtxSynchronize();
+    struct timespec t0, t1;
+    const int n = 500;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; ++i) {
+      if (raw) raw_forward(&r);
+      else fa_forward(plan, a);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+    if (us < best) best = us;
+  }
+  tune_cu->cuCtxSynchronize();
+  return best;
+}
+
+/* Host time of fa_forward on a cached plan: the launch path's cost per call,
+** beside the driver's launch of the same kernel alone. */
 static int host_overhead(fa_context *ctx, const tune_shape *s) {
   tune_data d;
   fa_plan *plan;
@@ -29,20 +72,12 @@ static int host_overhead(fa_context *ctx, const tune_shape *s) {
   }
   fa_fwd_args a;
   tune_data_args(&d, &a);
-  double best = 1e30;
-  for (int round = 0; round < 5; ++round) {
-    tune_cu->cuCtxSynchronize();
-    struct timespec t0, t1;
-    const int n = 500; /* below the launch queue depth, so the host never waits on the GPU */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < n; ++i) fa_forward(plan, &a);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double us = ((t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
-    if (us < best) best = us;
-  }
-  tune_cu->cuCtxSynchronize();
+  const double us = per_call_us(plan, &a, 0), raw = plan->nsplit == 1 ? per_call_us(plan, &a, 1) : 0;
   printf("host time per fa_forward call (cached plan %s, %d launches per round, best of 5): %.2f us\n",
-         fa_plan_variant(plan), 500, best);
+         fa_plan_variant(plan), 500, us);
+  if (raw > 0)
+    printf("host time per cuLaunchKernel of the same kernel and parameters alone: %.2f us (fa's own share %.2f us)\n",
+           raw, us - raw);
   fa_plan_destroy(plan);
   tune_data_free(&d);
   return 0;
