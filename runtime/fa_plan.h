@@ -40,6 +40,10 @@ struct fa_plan {
 ** so that every CTA walks several rounds). */
 fa_status fa_plan_launch(fa_plan *plan, unsigned ctas);
 
+/* The forward's kernel parameters of a call: the plan's problem part plus the
+** call's pointers (fa_run.c). */
+void fa_kparams_call(const fa_plan *plan, const fa_fwd_args *a, fa_fwd_kparams *kp);
+
 /* fa_bwd_dkdv's launch shape on a GPU of sms SMs (fa_plan.c): CTAs per kv
 ** head's query group, and whether key blocks vary slowest in the grid. */
 int fa_bwd_hsplit(const fa_problem *p, int sms, int bm, int bn);

@@ -55,8 +55,7 @@ void fa_kparams_fill(fa_fwd_kparams *kp, const fa_problem *p) {
   }
 }
 
-/* The forward's kernel parameters of a call: the plan's problem part plus the call's pointers. */
-static void call_kparams(const fa_plan *plan, const fa_fwd_args *a, fa_fwd_kparams *kp) {
+void fa_kparams_call(const fa_plan *plan, const fa_fwd_args *a, fa_fwd_kparams *kp) {
   const unsigned f = plan->problem.features;
   *kp = plan->kp;
   kp->q = dptr(a->q); kp->k = dptr(a->k); kp->v = dptr(a->v); kp->o = dptr(a->o);
@@ -155,7 +154,7 @@ fa_status fa_forward(fa_plan *plan, const fa_fwd_args *a) {
     return fa_err(ctx, FA_ERR_NO_DEVICE, "the plan's context has no device; it can compile but not run");
   /* The problem's part was filled once, at plan creation: only pointers here. */
   fa_fwd_kparams kp;
-  call_kparams(plan, a, &kp);
+  fa_kparams_call(plan, a, &kp);
   if ((s = fa_ctx_bind(ctx)) != FA_OK) return s;
   CUdeviceptr ws = 0;
   if (plan->nsplit > 1) {
@@ -205,7 +204,7 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   if (!plan->bwd->fn)
     return fa_err(ctx, FA_ERR_NO_DEVICE, "the plan's context has no device; it can compile but not run");
   fa_fwd_kparams kp;
-  call_kparams(plan, &a->fwd, &kp);
+  fa_kparams_call(plan, &a->fwd, &kp);
   const uint64_t ws = dptr(a->fwd.workspace);
   fa_bwd_kparams bp = {
     .dout = dptr(a->dout), .dq = dptr(a->dq), .dk = dptr(a->dk), .dv = dptr(a->dv),

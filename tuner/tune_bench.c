@@ -27,10 +27,8 @@ typedef struct raw_launch { const fa_plan *plan; const fa_fwd_args *a; } raw_lau
 static void raw_forward(const raw_launch *r) {
   const fa_plan *plan = r->plan;
   const fa_launch_info *li = &plan->fwd->info;
-  fa_fwd_kparams kp = plan->kp;
-  kp.q = (uint64_t)(uintptr_t)r->a->q; kp.k = (uint64_t)(uintptr_t)r->a->k;
-  kp.v = (uint64_t)(uintptr_t)r->a->v; kp.o = (uint64_t)(uintptr_t)r->a->o;
-  kp.lse = (uint64_t)(uintptr_t)r->a->lse;
+  fa_fwd_kparams kp;
+  fa_kparams_call(plan, r->a, &kp);
   CUdeviceptr ws = 0;
   void *params[] = { &kp, &ws };
   void *params_tma[] = { &kp, (void *)&plan->maps[0], (void *)&plan->maps[1], (void *)&plan->maps[2],
