@@ -138,6 +138,11 @@
 #          backward variant, the API tests, then every sm90 backward variant of this build and of
 #          build/fa-tune-cols (bench/build_alt.sh cols 'function S.bwd_dq_keys(v) return false end':
 #          dQ by columns, as before) on the ten d128 shapes and two d64 ones, forward+backward, twice.
+#   bpp    the sm90 backward's warpgroups taking turns at the tensor cores: smoke, verify every sm90
+#          backward variant, the API tests, then every sm90 backward variant of this build and of
+#          build/fa-tune-nopp (bench/build_alt.sh nopp 'function S.sm90_bwd_pingpong(v) return
+#          false end': lock-step, as before) on the ten d128 shapes, two d64 and three d256 ones,
+#          forward+backward, twice.
 #   final5 the session's final state for issue 7's table: the forward grid (seed4 and the d256
 #          shapes) beside FA2 and cuDNN, the Gemma grid beside every peer, the card's bf16 matrix
 #          throughput (bench/matmul_peak.py), host time per call.
@@ -275,6 +280,21 @@ case ${1:-sweep} in
     gemma_fwd 170
     timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
     host_time ;;
+  bpp)
+    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
+    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
+    SH="$SH --shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
+    for r in 1 2; do for b in fa-tune fa-tune-nopp; do
+      timeout 120 ./build/$b bench $SH --mode fwdbwd --filter sm90 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
+    done; done
+    { for r in 1 2; do for t in 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'; do
+        echo "== round $r: $t, turns (B) against lock-step (A)"
+        python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_fa-tune-nopp_$r.txt" "b=$F/ab_fa-tune_$r.txt"
+      done; done; } > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md" ;;
   dqkeys)
     smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
     timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1

@@ -211,6 +211,7 @@ function M.emit(key)
     slots.WGMMA = table.concat({ wgmma_fn("wgmma_1", n1, ab, false), wgmma_fn("wgmma_2", n2, ab, false, false, true),
       wgmma_fn("wgmma_2r", n2, ab, true),
       wgmma_fn("wgmma_3", n3, ab, false, true, true) }, "\n\n")
+    slots.PINGPONG = tostring(S.sm90_bwd_pingpong(v))
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)

@@ -119,6 +119,11 @@ function S.sm90_bwd_n(v)
   if v.d >= 128 then n1 = math.min(n1, 32) end  -- in chunks of 32 queries beside d/2 + d/2 of dK, dV
   return n1, v.d // qw, 64
 end
+-- Whether the sm90 backward's two warpgroups take turns issuing their
+-- products (as the forward's consumers do), so that one's exp2 and dS run
+-- under the other's products; lock-step they kept the tensor pipe 31% busy
+-- (Nsight Compute, H200, 2026-12-02, docs/PERF.md section N.1).
+function S.sm90_bwd_pingpong(v) return true end
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
 -- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query

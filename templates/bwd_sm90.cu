@@ -19,6 +19,7 @@ constexpr int BM = ${BM};          // query rows per step (64)
 constexpr int BN = ${BN};          // keys per CTA (64 or 128)
 constexpr int WARPS = ${WARPS};    // two warpgroups
 constexpr int STAGES = ${STAGES};  // Q/dO buffers in shared memory (1 or 2)
+constexpr bool PINGPONG = ${PINGPONG};  // the warpgroups take turns issuing their products
 
 constexpr int NT = WARPS * 32;
 constexpr int NWG = WARPS / 4;
@@ -122,6 +123,14 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   const int kr = wk * 64 + wl * 16 + g;  // this thread's first key row (of BN); the second is kr + 8
   const u32 kA = sK + wk * 64 * 128, vA = sV + wk * 64 * 128;
 
+  // With PINGPONG the warpgroups take turns issuing each product (barriers 3
+  // and 4, 256 threads; 1 lets 0 go first, 0 takes 1's last pass at the end),
+  // so that one's exp2 and dS run while the other's products occupy the
+  // tensor cores; both take the same turns per step.
+  auto turn_wait = [&]() { if constexpr (PINGPONG) named_sync(3 + wg, 256); };
+  auto turn_pass = [&]() { if constexpr (PINGPONG) named_arrive(3 + (wg ^ 1), 256); };
+  if (PINGPONG && wg == 1) named_arrive(3, 256);
+
   float dk[N2 / 8][4], dv[N2 / 8][4];
 #pragma unroll
   for (int j = 0; j < N2 / 8; ++j)
@@ -156,6 +165,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     for (int ci = 0; ci < N1 / P1; ++ci) {
       const int c1 = wq * N1 + ci * P1;
       float s[P1 / 8][4], dp[P1 / 8][4];
+      turn_wait();
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk)
@@ -167,6 +177,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         wgmma_1(dp, sw128_desc(vA + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024),
                 sw128_desc(os + (kk >> 2) * BM * 128 + c1 * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
       wgmma_commit();
+      turn_pass();
       // P (or, with softcap, tanh of the scaled score) while dP^T runs; d256
       // waits for both and does it below (beside its 128 dK, dV registers the
       // overlap spilled 4 bytes).
@@ -238,6 +249,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
           pd[kt][2] = pack2(dp[2 * kt + 1][0], dp[2 * kt + 1][1]);
           pd[kt][3] = pack2(dp[2 * kt + 1][2], dp[2 * kt + 1][3]);
         }
+        turn_wait();
         wgmma_fence();
 #pragma unroll
         for (int kt = 0; kt < P1 / 16; ++kt)
@@ -246,6 +258,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         for (int kt = 0; kt < P1 / 16; ++kt)
           wgmma_2r(dk, pd[kt], sw128_desc(qs + (c1 + kt * 16) * 128, BM * 128, 1024), 1);
         wgmma_commit();
+        turn_pass();
         wgmma_wait<0>();
       }
     }
@@ -256,6 +269,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       // 2 (warpgroups share a key group): dV += P^T dO and dK += dS^T Q, A =
       // P^T, dS^T rows of this key group (K-major), B = dO, Q (N-major: lbo
       // steps 64-column blocks).
+      turn_wait();
       wgmma_fence();
 #pragma unroll
       for (int kq = 0; kq < BM / 16; ++kq)
@@ -266,6 +280,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         wgmma_2(dk, sw128_desc(sS + wk * 64 * 128 + kq * 32, 16, 1024),
                 sw128_desc(qs + kq * 16 * 128 + wq * (N2 / 64) * BM * 128, BM * 128, 1024), 1);
       wgmma_commit();
+      turn_pass();
     }
 
     // 3. dQ = dS K into the fp32 accumulator: A = dS^T read M-major, B = K
@@ -278,12 +293,14 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 #pragma unroll
       for (int cc = 0; cc < N3 / 64; ++cc) {  // 64-column chunks: fewer live registers
         float dq[8][4];
+        turn_wait();
         wgmma_fence();
 #pragma unroll
         for (int kt = 0; kt < K3 / 16; ++kt)
           wgmma_3(dq, sw128_desc(sS + (k3 + kt * 16) * 128, BN * 128, 1024),
                   sw128_desc(sK + (k3 + kt * 16) * 128 + (c3 / 64 + cc) * BN * 128, BN * 128, 1024), kt > 0);
         wgmma_commit();
+        turn_pass();
         wgmma_wait<0>();
         reg_fence(dq);
         if constexpr (DQ_TILED) {
@@ -324,6 +341,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     st = STAGES == 2 ? st ^ 1 : 0;
   }
   cp_wait<0>();
+  if (PINGPONG && wg == 0) named_sync(3, 256);
   // The reductions complete before the CTA exits: waiting only for their
   // reads failed verify wherever query heads were split (H200, 2026-12-02).
   if (DQ_TILED && (tid & 127) == 0) bulk_wait();
