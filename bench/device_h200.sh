@@ -138,6 +138,11 @@
 #          backward variant, the API tests, then every sm90 backward variant of this build and of
 #          build/fa-tune-cols (bench/build_alt.sh cols 'function S.bwd_dq_keys(v) return false end':
 #          dQ by columns, as before) on the ten d128 shapes and two d64 ones, forward+backward, twice.
+#   bfin   forward+backward on the seed4 and d256 grids with the re-tuned selection beside FA2 and
+#          cuDNN; the export run with NVRTC made unavailable.
+#   bmerge the sm90 backward's step with one CTA barrier (the next item's copies issued after the
+#          barrier that ends the previous step) against two (build/fa-tune-pp1: REV=b09d8ac
+#          bench/build_alt.sh pp1 ''), as in bpp; then the backward re-tuned with whichever won.
 #   bpp    the sm90 backward's warpgroups taking turns at the tensor cores: smoke, verify every sm90
 #          backward variant, the API tests, then every sm90 backward variant of this build and of
 #          build/fa-tune-nopp (bench/build_alt.sh nopp 'function S.sm90_bwd_pingpong(v) return
@@ -280,6 +285,34 @@ case ${1:-sweep} in
     gemma_fwd 170
     timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
     host_time ;;
+  bfin)  # after bmerge's tuning.db is committed: forward+backward on both grids beside FA2 and cuDNN,
+          # the export without NVRTC
+    grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"
+    export_nonvrtc ;;
+  bmerge)
+    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
+    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
+    SH="$SH --shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
+    for r in 1 2; do for b in fa-tune fa-tune-pp1; do
+      timeout 120 ./build/$b bench $SH --mode fwdbwd --filter sm90 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
+    done; done
+    { for r in 1 2; do for t in 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'; do
+        echo "== round $r: $t, one barrier per step (B) against two (A)"
+        python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_fa-tune-pp1_$r.txt" "b=$F/ab_fa-tune_$r.txt"
+      done; done; } > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md"
+    # The backward re-tuned with the build that won (all 18 variants' geometric mean over both rounds)
+    win=$(python3 - "$F/ab.md" <<'P'
+import re, sys, math
+g = [float(m) for m in re.findall(r"geometric mean over \d+ shapes: ([0-9.]+)", open(sys.argv[1]).read())]
+print("fa-tune" if g and math.prod(g) ** (1 / len(g)) >= 1.0 else "fa-tune-pp1")
+P
+)
+    echo "re-tune with $win (verify FAIL lines: $nf)"
+    if [ "$nf" = 0 ]; then [ "$win" = fa-tune-pp1 ] && cp build/fa-tune-pp1 build/fa-tune; retune_bwd 330; fi ;;
   bpp)
     smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
     timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
