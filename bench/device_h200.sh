@@ -138,6 +138,12 @@
 #          backward variant, the API tests, then every sm90 backward variant of this build and of
 #          build/fa-tune-cols (bench/build_alt.sh cols 'function S.bwd_dq_keys(v) return false end':
 #          dQ by columns, as before) on the ten d128 shapes and two d64 ones, forward+backward, twice.
+#   gemmabwd the Gemma grid forward+backward beside FA2, cuDNN and FlexAttention (run as this
+#          phase's command line by hand on 2026-12-03, after bfin; logs under gemmabwd/).
+#   blazy  the RS2 backward's dK, dV products left running under the next chunk's S^T, dP^T (their
+#          wait folded into the next S^T wait) against build/fa-tune-pp1 (b09d8ac), d128 and d64
+#          m64n128, forward+backward, twice; then, if it won by 0.5%, the backward re-tuned with
+#          it, else bfin's grid with fa-tune-pp1.
 #   bfin   forward+backward on the seed4 and d256 grids with the re-tuned selection beside FA2 and
 #          cuDNN; the export run with NVRTC made unavailable.
 #   bmerge the sm90 backward's step with one CTA barrier (the next item's copies issued after the
@@ -285,6 +291,33 @@ case ${1:-sweep} in
     gemma_fwd 170
     timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
     host_time ;;
+  gemmabwd)  # the Gemma grid's forward+backward beside every peer (bench/peers.py)
+    timeout 270 python3 bench/peers.py --grid gemma --modes fwdbwd --rep 20 --md "$F/peers_gemma_fwdbwd.md" \
+      --json "$F/peers_gemma_fwdbwd.jsonl" > "$F/peers_gemma_fwdbwd_log.txt" 2>&1
+    stamp "gemma fwdbwd rc=$?"; cut -c1-220 "$F/peers_gemma_fwdbwd.md" ;;
+  blazy)
+    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
+    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
+    for r in 1 2; do for b in fa-tune fa-tune-pp1; do
+      timeout 120 ./build/$b bench $SH --mode fwdbwd --filter m64n128 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
+    done; done
+    { for r in 1 2; do for t in 'd128' 'd64'; do
+        echo "== round $r: $t m64n128, the dK, dV wait left to the next chunk (B) against after each chunk (A)"
+        python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_fa-tune-pp1_$r.txt" "b=$F/ab_fa-tune_$r.txt"
+      done; done; } > "$F/ab.md" 2>&1
+    grep "==\|geometric" "$F/ab.md"
+    win=$(python3 - "$F/ab.md" <<'P'
+import re, sys, math
+g = [float(m) for m in re.findall(r"geometric mean over \d+ shapes: ([0-9.]+)", open(sys.argv[1]).read())]
+print("fa-tune" if g and math.prod(g) ** (1 / len(g)) >= 1.005 else "fa-tune-pp1")
+P
+)
+    echo "winner $win (verify FAIL lines: $nf)"
+    if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 330
+    else cp build/fa-tune-pp1 build/fa-tune; grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"; export_nonvrtc; fi ;;
   bfin)  # after bmerge's tuning.db is committed: forward+backward on both grids beside FA2 and cuDNN,
           # the export without NVRTC
     grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"

@@ -124,6 +124,9 @@ end
 -- under the other's products; lock-step they kept the tensor pipe 31% busy
 -- (Nsight Compute, H200, 2026-12-02, docs/PERF.md section N.1).
 function S.sm90_bwd_pingpong(v) return true end
+-- Whether a chunk's dK, dV products are left running under the next chunk's
+-- S^T, dP^T issue (the warpgroup owns its keys: P^T, dS^T from registers).
+function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end  -- d128 m64n128 pos_seg: 76 bytes of spills
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
 -- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query

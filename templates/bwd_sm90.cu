@@ -20,6 +20,7 @@ constexpr int BN = ${BN};          // keys per CTA (64 or 128)
 constexpr int WARPS = ${WARPS};    // two warpgroups
 constexpr int STAGES = ${STAGES};  // Q/dO buffers in shared memory (1 or 2)
 constexpr bool PINGPONG = ${PINGPONG};  // the warpgroups take turns issuing their products
+constexpr bool LAZY_DKV = ${LAZY_DKV};  // a chunk's dK, dV products waited for by the next chunk's S^T wait
 
 constexpr int NT = WARPS * 32;
 constexpr int NWG = WARPS / 4;
@@ -259,7 +260,9 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
           wgmma_2r(dk, pd[kt], sw128_desc(qs + (c1 + kt * 16) * 128, BM * 128, 1024), 1);
         wgmma_commit();
         turn_pass();
-        wgmma_wait<0>();
+        // LAZY_DKV: the next chunk's S^T, dP^T are issued behind these, and
+        // its wait for S^T (groups complete in order) covers them.
+        if constexpr (!LAZY_DKV) wgmma_wait<0>();
       }
     }
     fence_proxy_async();
