@@ -122,11 +122,16 @@ end
 -- Whether the sm90 backward's two warpgroups take turns issuing their
 -- products (as the forward's consumers do), so that one's exp2 and dS run
 -- under the other's products; lock-step they kept the tensor pipe 31% busy
--- (Nsight Compute, H200, 2026-12-02, docs/PERF.md section N.1).
+-- (Nsight Compute, H200, 2026-12-02, docs/PERF.md section N.1). With turns,
+-- against a twin without, same call (H200, 2026-12-03, bpp): fwd+bwd d128
+-- m64n128 1.052-1.055x (10 shapes), d64 and d256 1.017x, d128 m64n64 1.000x.
 function S.sm90_bwd_pingpong(v) return true end
 -- Whether a chunk's dK, dV products are left running under the next chunk's
 -- S^T, dP^T issue (the warpgroup owns its keys: P^T, dS^T from registers).
-function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end  -- d128 m64n128 pos_seg: 76 bytes of spills
+-- H200, 2026-12-03 (blazy, on top of turns): fwd+bwd d128 m64n128 1.014x, d64
+-- 1.026x. Not with positions or segments: d128 m64n128 pos_seg spilled 76
+-- bytes (ptxas, sm_90a).
+function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
 -- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query
