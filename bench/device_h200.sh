@@ -253,6 +253,34 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
     --md "$F/peers_gemma.md" --json "$F/peers_gemma.jsonl" > "$F/peers_gemma_log.txt" 2>&1
   stamp "gemma rc=$?"; cut -c1-260 "$F/peers_gemma.md"
 }
+D64_AB="--shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
+D256_AB="--shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
+bwd_check() {  # smoke, verify every sm90 backward variant, the API tests; nf = verify's FAIL lines
+  smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
+  timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
+  stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
+  timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+}
+# This build (B) against build/$1 (A): every backward variant matching $2 on the shapes $4,
+# forward+backward, two rounds; ab.md has a table per round and pattern ($5...), titled $3.
+bwd_twin_ab() {
+  local twin=$1 filter=$2 what=$3 sh=$4; shift 4
+  for r in 1 2; do for b in fa-tune $twin; do
+    timeout 120 ./build/$b bench $sh --mode fwdbwd --filter $filter --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
+  done; done
+  { for r in 1 2; do for t in "$@"; do
+      echo "== round $r: $t, $what"
+      python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_${twin}_$r.txt" "b=$F/ab_fa-tune_$r.txt"
+    done; done; } > "$F/ab.md" 2>&1
+  grep "==\|geometric" "$F/ab.md"
+}
+ab_winner() {  # fa-tune if ab.md's geometric means average at least $2, else $1
+  python3 - "$F/ab.md" "$1" "$2" <<'P'
+import re, sys, math
+g = [float(m) for m in re.findall(r"geometric mean over \d+ shapes: ([0-9.]+)", open(sys.argv[1]).read())]
+print("fa-tune" if g and math.prod(g) ** (1 / len(g)) >= float(sys.argv[3]) else sys.argv[2])
+P
+}
 case ${1:-sweep} in
   bwdtune2)  # the backward re-tune resumed once more from .tune/user.db (58 of 111 done), the disk cache
              # filled beforehand on the CPU machine (fa-tune compile --arch sm_90a --cache, carried in .tune/cache90)
@@ -296,26 +324,10 @@ case ${1:-sweep} in
       --json "$F/peers_gemma_fwdbwd.jsonl" > "$F/peers_gemma_fwdbwd_log.txt" 2>&1
     stamp "gemma fwdbwd rc=$?"; cut -c1-220 "$F/peers_gemma_fwdbwd.md" ;;
   blazy)
-    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
-    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
-    for r in 1 2; do for b in fa-tune fa-tune-pp1; do
-      timeout 120 ./build/$b bench $SH --mode fwdbwd --filter m64n128 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
-    done; done
-    { for r in 1 2; do for t in 'd128' 'd64'; do
-        echo "== round $r: $t m64n128, the dK, dV wait left to the next chunk (B) against after each chunk (A)"
-        python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_fa-tune-pp1_$r.txt" "b=$F/ab_fa-tune_$r.txt"
-      done; done; } > "$F/ab.md" 2>&1
-    grep "==\|geometric" "$F/ab.md"
-    win=$(python3 - "$F/ab.md" <<'P'
-import re, sys, math
-g = [float(m) for m in re.findall(r"geometric mean over \d+ shapes: ([0-9.]+)", open(sys.argv[1]).read())]
-print("fa-tune" if g and math.prod(g) ** (1 / len(g)) >= 1.005 else "fa-tune-pp1")
-P
-)
-    echo "winner $win (verify FAIL lines: $nf)"
+    bwd_check
+    bwd_twin_ab fa-tune-pp1 m64n128 "the dK, dV wait left to the next chunk (B) against after each chunk (A)" \
+      "$(d128_ab_shapes) $D64_AB" 'd128' 'd64'
+    win=$(ab_winner fa-tune-pp1 1.005); echo "winner $win (verify FAIL lines: $nf)"
     if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 330
     else cp build/fa-tune-pp1 build/fa-tune; grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"; export_nonvrtc; fi ;;
   bfin)  # after bmerge's tuning.db is committed: forward+backward on both grids beside FA2 and cuDNN,
@@ -323,44 +335,16 @@ P
     grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"
     export_nonvrtc ;;
   bmerge)
-    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
-    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
-    SH="$SH --shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
-    for r in 1 2; do for b in fa-tune fa-tune-pp1; do
-      timeout 120 ./build/$b bench $SH --mode fwdbwd --filter sm90 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
-    done; done
-    { for r in 1 2; do for t in 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'; do
-        echo "== round $r: $t, one barrier per step (B) against two (A)"
-        python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_fa-tune-pp1_$r.txt" "b=$F/ab_fa-tune_$r.txt"
-      done; done; } > "$F/ab.md" 2>&1
-    grep "==\|geometric" "$F/ab.md"
+    bwd_check
+    bwd_twin_ab fa-tune-pp1 sm90 "one barrier per step (B) against two (A)" \
+      "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'
     # The backward re-tuned with the build that won (all 18 variants' geometric mean over both rounds)
-    win=$(python3 - "$F/ab.md" <<'P'
-import re, sys, math
-g = [float(m) for m in re.findall(r"geometric mean over \d+ shapes: ([0-9.]+)", open(sys.argv[1]).read())]
-print("fa-tune" if g and math.prod(g) ** (1 / len(g)) >= 1.0 else "fa-tune-pp1")
-P
-)
-    echo "re-tune with $win (verify FAIL lines: $nf)"
+    win=$(ab_winner fa-tune-pp1 1.0); echo "re-tune with $win (verify FAIL lines: $nf)"
     if [ "$nf" = 0 ]; then [ "$win" = fa-tune-pp1 ] && cp build/fa-tune-pp1 build/fa-tune; retune_bwd 330; fi ;;
   bpp)
-    smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
-    timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; grep -c FAIL "$F/verify.txt"
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
-    SH="$(d128_ab_shapes) --shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
-    SH="$SH --shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
-    for r in 1 2; do for b in fa-tune fa-tune-nopp; do
-      timeout 120 ./build/$b bench $SH --mode fwdbwd --filter sm90 --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
-    done; done
-    { for r in 1 2; do for t in 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'; do
-        echo "== round $r: $t, turns (B) against lock-step (A)"
-        python3 bench/variants_ab.py --a "^a:.*$t" --b "^b:.*$t" "a=$F/ab_fa-tune-nopp_$r.txt" "b=$F/ab_fa-tune_$r.txt"
-      done; done; } > "$F/ab.md" 2>&1
-    grep "==\|geometric" "$F/ab.md" ;;
+    bwd_check
+    bwd_twin_ab fa-tune-nopp sm90 "turns (B) against lock-step (A)" \
+      "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256' ;;
   dqkeys)
     smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
     timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
