@@ -157,6 +157,15 @@
 #   final5 the session's final state for issue 7's table: the forward grid (seed4 and the d256
 #          shapes) beside FA2 and cuDNN, the Gemma grid beside every peer, the card's bf16 matrix
 #          throughput (bench/matmul_peak.py), host time per call.
+#   udesc  the warp index by a shuffle (S.sm90_uniform_warp: wgmma descriptors in uniform
+#          registers): smoke, verify every sm90 variant, the API tests, then this build against
+#          build/fa-tune-main (REV=5bb1d69 bench/build_alt.sh main ''), the forward's d128
+#          m128n128 and d256 m128n80 variants on the ten d128 and three d256 A/B shapes, and
+#          every sm90 backward variant as in bpp, forward+backward, twice each.
+#   ufwd   the H200's forward winners re-tuned (every sm90 forward text changed: the warp index by
+#          a shuffle kept for the forward only), then the forward grid beside FA2 and cuDNN.
+#   ufin   the Gemma grid beside every peer, the export run without NVRTC, host time per call,
+#          the three d128 rows nearest cuDNN four times.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -330,6 +339,35 @@ case ${1:-sweep} in
     win=$(ab_winner fa-tune-pp1 1.005); echo "winner $win (verify FAIL lines: $nf)"
     if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 330
     else cp build/fa-tune-pp1 build/fa-tune; grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"; export_nonvrtc; fi ;;
+  udesc)
+    mkdir -p /tmp/fa-cache && cp .tune/cache90/* /tmp/fa-cache/
+    smoke d128_bf16_m128n128_w12_s2_g1_persist
+    timeout 200 ./build/fa-tune verify --filter sm90 --quiet > "$F/verify.txt" 2>&1
+    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    FSH="$(d128_ab_shapes)"
+    for r in 1 2; do for b in fa-tune fa-tune-main; do
+      timeout 90 ./build/$b bench $FSH --mode fwd --filter "sm90 d128_bf16_m128n128" --all --reps 10 > "$F/fab_${b}_$r.txt" 2>&1
+      timeout 60 ./build/$b bench $D256_AB --mode fwd --filter "sm90 d256_bf16_m128n80" --all --reps 10 >> "$F/fab_${b}_$r.txt" 2>&1
+      stamp "fwd ab $b $r rc=$?"
+    done; done
+    { for r in 1 2; do for t in 'd128.*_persist' 'd128.*_g1' 'd256.*_persist' 'd256.*_g[0-9]'; do
+        echo "== round $r: forward $t$, the warp index by a shuffle (B) against plain (A)"
+        python3 bench/variants_ab.py --a "^a:.*$t\$" --b "^b:.*$t\$" "a=$F/fab_fa-tune-main_$r.txt" "b=$F/fab_fa-tune_$r.txt"
+      done; done; } > "$F/fab.md" 2>&1
+    grep "==\|geometric" "$F/fab.md"
+    bwd_twin_ab fa-tune-main sm90 "the warp index by a shuffle (B) against plain (A)" \
+      "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'
+    echo "verify FAIL lines: $nf" ;;
+  ufwd)
+    mkdir -p /tmp/fa-cache && cp .tune/cache90/* /tmp/fa-cache/
+    retune_fwd "1"
+    grid fwd; cut -c1-220 "$F/compare_fwd.md" ;;
+  ufin)  # after ufwd's tuning.db is committed
+    gemma_fwd 150
+    export_nonvrtc
+    host_time
+    close_rows ;;
   bfin)  # after bmerge's tuning.db is committed: forward+backward on both grids beside FA2 and cuDNN,
           # the export without NVRTC
     grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"

@@ -220,6 +220,7 @@ function M.emit(key)
     slots.PINGPONG = tostring(S.sm90_pingpong(v))
     slots.CTAS_PER_SM = S.sm90_ctas_per_sm(v)
     slots.PERSIST = tostring(v.persist == true)
+    slots.UNIFORM_WARP = tostring(S.sm90_uniform_warp(v))
   end
   if v.family == "sm90" and v.dir == "fwd" then
     slots.TMA_STORE = tostring(S.sm90_tma_store(v))

@@ -243,6 +243,17 @@ end
 -- m128n128 persistent, against the plain stride): causal 1.054-1.108x, not
 -- causal 0.986-1.010x; d256 persistent 1.035x over 20 shapes.
 function S.sm90_snake(v) return true end
+-- Whether the forward's warp index goes through a shuffle, so that ptxas knows
+-- it is warp-uniform and keeps the wgmma descriptors built from it in uniform
+-- registers (sm_90a, ptxas 13.0): d128 m128n128 R2UR 48 -> 13 (plain) and
+-- 100 -> 67 (persistent), 32 and 24 instructions fewer, the key loop the same.
+-- H200, 2026-12-03 (udesc, against a twin without, two rounds): d128 persistent
+-- 1.003, 1.010, plain 1.004, 1.006 (ten shapes); d256 0.997-1.014 (three). Off
+-- where it spilled: persistent with softcap or d256 (4-40 bytes). The backward
+-- with it (and descriptors by one add) ran d128 m64n128 0.974x, so it has none.
+function S.sm90_uniform_warp(v)
+  return not (v.persist and (v.softcap or v.d == 256))
+end
 -- The persistent grid's own O buffer: BM x d more shared memory, where it
 -- fits. On the H200 (2026-12-02, obuf call, d128 m128n128, ten shapes) it ran
 -- 1.011-1.072x faster than O from registers (geometric mean 1.043); a second

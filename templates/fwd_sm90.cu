@@ -33,6 +33,7 @@ constexpr bool PERSIST = ${PERSIST};  // persistent grid (the header says how)
 constexpr bool TMA_STORE = ${TMA_STORE};  // O out of shared memory by TMA (else 16-byte stores)
 constexpr bool SNAKE = ${SNAKE};  // the persistent walk reverses every other round
 constexpr float MAX_SLACK = ${MAX_SLACK};  // how far (exp2 units) a tile's max may pass the running max unmoved
+constexpr bool UNIFORM_WARP = ${UNIFORM_WARP};  // the warp index by a shuffle: descriptors in uniform registers
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = WARPS / 4 - 1;
@@ -62,7 +63,8 @@ fa_fwd(const __grid_constant__ Params p, const __grid_constant__ TmaDesc tq, con
   auto emptyV = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
   TileBounds *table = (TileBounds *)(smem + (bars - sQ) + 256);
 
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x, lane = tid & 31;
+  const int warp = UNIFORM_WARP ? __shfl_sync(0xffffffffu, tid >> 5, 0) : tid >> 5;
   const int group = p.Hq / p.Hkv;
   // Work items: (tile, split) fastest, heavy causal tiles first, then head
   // group, then batch. The plain grid has one per CTA.
