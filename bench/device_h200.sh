@@ -164,6 +164,8 @@
 #          every sm90 backward variant as in bpp, forward+backward, twice each.
 #   ufwd   the H200's forward winners re-tuned (every sm90 forward text changed: the warp index by
 #          a shuffle kept for the forward only), then the forward grid beside FA2 and cuDNN.
+#   vcheck the final state in one call: verify every sm90 variant, the API tests, the forward
+#          grid beside FA2 and cuDNN.
 #   ufin   the Gemma grid beside every peer, the export run without NVRTC, host time per call,
 #          the three d128 rows nearest cuDNN four times.
 set -u
@@ -264,11 +266,15 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
 }
 D64_AB="--shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
 D256_AB="--shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
-bwd_check() {  # smoke, verify every sm90 backward variant, the API tests; nf = verify's FAIL lines
-  smoke bwd_sm90_d128_bf16_m64n128_w8_s2_g1
-  timeout 150 ./build/fa-tune verify --filter bwd_sm90 --quiet > "$F/verify.txt" 2>&1
+checks() {  # $1 smoke variant, $2 verify filter, $3 its timeout: smoke, verify, the API tests; nf = verify's FAIL lines
+  smoke "$1"
+  timeout "$3" ./build/fa-tune verify --filter "$2" --quiet > "$F/verify.txt" 2>&1
   stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
   timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+}
+bwd_check() { checks bwd_sm90_d128_bf16_m64n128_w8_s2_g1 bwd_sm90 150; }
+carried_cache() {  # the disk cache filled on the CPU machine (fa-tune compile --arch sm_90a --cache .tune/cache90)
+  mkdir -p /tmp/fa-cache && cp .tune/cache90/* /tmp/fa-cache/
 }
 # This build (B) against build/$1 (A): every backward variant matching $2 on the shapes $4,
 # forward+backward, two rounds; ab.md has a table per round and pattern ($5...), titled $3.
@@ -293,7 +299,7 @@ P
 case ${1:-sweep} in
   bwdtune2)  # the backward re-tune resumed once more from .tune/user.db (58 of 111 done), the disk cache
              # filled beforehand on the CPU machine (fa-tune compile --arch sm_90a --cache, carried in .tune/cache90)
-    mkdir -p /tmp/tune /tmp/fa-cache && cp .tune/user.db /tmp/tune/user.db && cp .tune/cache90/* /tmp/fa-cache/
+    mkdir -p /tmp/tune && cp .tune/user.db /tmp/tune/user.db && carried_cache
     timeout 215 ./build/fa-tune --gpu auto --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
     stamp "tune rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -6; grep -c "kernel from nvrtc" "$F/tune.txt"
     if [ ! -f "$F/tuning.db" ]; then
@@ -340,11 +346,8 @@ case ${1:-sweep} in
     if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 330
     else cp build/fa-tune-pp1 build/fa-tune; grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"; export_nonvrtc; fi ;;
   udesc)
-    mkdir -p /tmp/fa-cache && cp .tune/cache90/* /tmp/fa-cache/
-    smoke d128_bf16_m128n128_w12_s2_g1_persist
-    timeout 200 ./build/fa-tune verify --filter sm90 --quiet > "$F/verify.txt" 2>&1
-    stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
-    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
+    carried_cache
+    checks d128_bf16_m128n128_w12_s2_g1_persist sm90 200
     FSH="$(d128_ab_shapes)"
     for r in 1 2; do for b in fa-tune fa-tune-main; do
       timeout 90 ./build/$b bench $FSH --mode fwd --filter "sm90 d128_bf16_m128n128" --all --reps 10 > "$F/fab_${b}_$r.txt" 2>&1
@@ -360,8 +363,12 @@ case ${1:-sweep} in
       "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'
     echo "verify FAIL lines: $nf" ;;
   ufwd)
-    mkdir -p /tmp/fa-cache && cp .tune/cache90/* /tmp/fa-cache/
+    carried_cache
     retune_fwd "1"
+    grid fwd; cut -c1-220 "$F/compare_fwd.md" ;;
+  vcheck)  # the committed state in one call: verify every sm90 variant, the API tests, the forward grid beside FA2 and cuDNN
+    carried_cache
+    checks d128_bf16_m128n128_w12_s2_g1_persist sm90 200
     grid fwd; cut -c1-220 "$F/compare_fwd.md" ;;
   ufin)  # after ufwd's tuning.db is committed
     gemma_fwd 150
