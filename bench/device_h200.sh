@@ -168,6 +168,23 @@
 #          grid beside FA2 and cuDNN.
 #   ufin   the Gemma grid beside every peer, the export run without NVRTC, host time per call,
 #          the three d128 rows nearest cuDNN four times.
+#   bdp    the sm90 backward's dP^T wait behind a vote over the chunk's P (tried in the snake call
+#          before the warpgroups took turns, 0.98x then): smoke, verify every sm90 backward
+#          variant, the API tests, then this build against build/fa-tune-base (REV=6229a69
+#          bench/build_alt.sh base '') on the ten d128 and two d64 shapes, forward+backward, twice.
+#   bdpfin after bx's second call (dQ without a turn where the warpgroups share a key group):
+#          the H200's backward winners re-tuned, then forward+backward on both grids beside FA2
+#          and cuDNN.
+#   dfin   after bdpfin's tuning.db is committed: the export run with NVRTC made unavailable, then
+#          the Gemma grid forward+backward beside every peer (as gemmabwd).
+#   bx     backward twins against this build (bench/build_alt.sh NAME '' on an edited tree), every
+#          sm90 backward variant on the ten d128, two d64 and three d256 shapes, forward+backward,
+#          twice each (ab_NAME.md: this build as B over the twin as A): w0, both S^T and dP^T
+#          waited for before the exp2; dqnt, dQ's product issued without a turn. Second call
+#          (CHECK=1 TWINS='base p2nt p1nt', after S.sm90_bwd_dq_turn): smoke, verify every sm90
+#          backward variant and the API tests first; base is the commit before (REV=6229a69);
+#          p2nt and p1nt leave out the turn of phase 2 and of phase 1 where the warpgroups share
+#          a key group.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -334,8 +351,12 @@ case ${1:-sweep} in
     gemma_fwd 170
     timeout 60 python3 bench/matmul_peak.py > "$F/matmul_peak.txt" 2>&1; tail -1 "$F/matmul_peak.txt"
     host_time ;;
+  dfin)
+    carried_cache
+    export_nonvrtc
+    ;&
   gemmabwd)  # the Gemma grid's forward+backward beside every peer (bench/peers.py)
-    timeout 270 python3 bench/peers.py --grid gemma --modes fwdbwd --rep 20 --md "$F/peers_gemma_fwdbwd.md" \
+    timeout ${GEMMA_S:-270} python3 bench/peers.py --grid gemma --modes fwdbwd --rep 20 --md "$F/peers_gemma_fwdbwd.md" \
       --json "$F/peers_gemma_fwdbwd.jsonl" > "$F/peers_gemma_fwdbwd_log.txt" 2>&1
     stamp "gemma fwdbwd rc=$?"; cut -c1-220 "$F/peers_gemma_fwdbwd.md" ;;
   blazy)
@@ -375,6 +396,24 @@ case ${1:-sweep} in
     export_nonvrtc
     host_time
     close_rows ;;
+  bdp)
+    carried_cache
+    bwd_check
+    bwd_twin_ab fa-tune-base sm90 "dP^T's wait behind a vote (B) against before (A)" \
+      "$(d128_ab_shapes) $D64_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64'
+    echo "winner $(ab_winner fa-tune-base 1.005) (verify FAIL lines: $nf)" ;;
+  bx)
+    carried_cache
+    [ -n "${CHECK:-}" ] && bwd_check
+    for tw in ${TWINS:-w0 dqnt}; do
+      bwd_twin_ab fa-tune-$tw sm90 "this build (B) against $tw (A)" \
+        "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'
+      mv "$F/ab.md" "$F/ab_$tw.md"
+    done ;;
+  bdpfin)
+    carried_cache
+    retune_bwd 330
+    grid fwdbwd; tail -4 "$F/compare_fwdbwd.md" ;;
   bfin)  # after bmerge's tuning.db is committed: forward+backward on both grids beside FA2 and cuDNN,
           # the export without NVRTC
     grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"

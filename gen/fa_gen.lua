@@ -213,6 +213,7 @@ function M.emit(key)
       wgmma_fn("wgmma_3", n3, ab, false, true, true) }, "\n\n")
     slots.PINGPONG = tostring(S.sm90_bwd_pingpong(v))
     slots.LAZY_DKV = tostring(S.sm90_bwd_lazy_dkv(v))
+    slots.DQ_TURN = tostring(S.sm90_bwd_dq_turn(v))
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)

@@ -21,6 +21,7 @@ constexpr int WARPS = ${WARPS};    // two warpgroups
 constexpr int STAGES = ${STAGES};  // Q/dO buffers in shared memory (1 or 2)
 constexpr bool PINGPONG = ${PINGPONG};  // the warpgroups take turns issuing their products
 constexpr bool LAZY_DKV = ${LAZY_DKV};  // a chunk's dK, dV products waited for by the next chunk's S^T wait
+constexpr bool DQ_TURN = ${DQ_TURN};    // with PINGPONG, dQ's product takes a turn too
 
 constexpr int NT = WARPS * 32;
 constexpr int NWG = WARPS / 4;
@@ -296,14 +297,14 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 #pragma unroll
       for (int cc = 0; cc < N3 / 64; ++cc) {  // 64-column chunks: fewer live registers
         float dq[8][4];
-        turn_wait();
+        if (DQ_TURN) turn_wait();
         wgmma_fence();
 #pragma unroll
         for (int kt = 0; kt < K3 / 16; ++kt)
           wgmma_3(dq, sw128_desc(sS + (k3 + kt * 16) * 128, BN * 128, 1024),
                   sw128_desc(sK + (k3 + kt * 16) * 128 + (c3 / 64 + cc) * BN * 128, BN * 128, 1024), kt > 0);
         wgmma_commit();
-        turn_pass();
+        if (DQ_TURN) turn_pass();
         wgmma_wait<0>();
         reg_fence(dq);
         if constexpr (DQ_TILED) {
