@@ -129,7 +129,7 @@ function S.sm90_bwd_pingpong(v) return true end
 -- Whether dQ's product takes a turn too. Where the warpgroups share a key
 -- group (BN = 64: d128 m64n64, d256) it ran faster without one; where each
 -- owns its keys, with. H200, 2026-12-03 (bx, against a twin without the turn,
--- two rounds, fwd+bwd): d128 m64n64 1.026x and 1.027x without it (10 shapes),
+-- two rounds, fwd+bwd): d128 m64n64 1.028x and 1.027x without it (10 shapes),
 -- d256 1.012x and 1.009x (3); d128 m64n128 0.970x and 0.973x, d64 0.981x.
 function S.sm90_bwd_dq_turn(v) return v.bn == 128 end
 -- Whether a chunk's dK, dV products are left running under the next chunk's
