@@ -185,6 +185,12 @@
 #          backward variant and the API tests first; base is the commit before (REV=6229a69);
 #          p2nt and p1nt leave out the turn of phase 2 and of phase 1 where the warpgroups share
 #          a key group.
+#   bprod  the sm90 backward with a producer warpgroup (12 warps: TMA loads on mbarriers, the
+#          consumers at 240 registers, their barriers named): smoke (a hang ends the call), verify
+#          every sm90 backward variant, the API tests, then every sm90 backward variant of this
+#          build and of build/fa-tune-main (REV=main bench/build_alt.sh main '') on the ten d128,
+#          two d64 and three d256 shapes, forward+backward, twice: ab.md the 8-warp tiles against
+#          the commit before's (their text changed too), ab_w12.md the 12-warp ones against those.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -298,7 +304,7 @@ carried_cache() {  # the disk cache filled on the CPU machine (fa-tune compile -
 bwd_twin_ab() {
   local twin=$1 filter=$2 what=$3 sh=$4; shift 4
   for r in 1 2; do for b in fa-tune $twin; do
-    timeout 120 ./build/$b bench $sh --mode fwdbwd --filter $filter --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
+    timeout ${ABT:-120} ./build/$b bench $sh --mode fwdbwd --filter $filter --all --reps 10 > "$F/ab_${b}_$r.txt" 2>&1; stamp "ab $b $r rc=$?"
   done; done
   { for r in 1 2; do for t in "$@"; do
       echo "== round $r: $t, $what"
@@ -410,6 +416,16 @@ case ${1:-sweep} in
         "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'
       mv "$F/ab.md" "$F/ab_$tw.md"
     done ;;
+  bprod)
+    carried_cache
+    checks bwd_sm90_d128_bf16_m64n128_w12_s2_g1 bwd_sm90 200
+    ABT=200 bwd_twin_ab fa-tune-main sm90 "this build (B) against the commit before (A), 8 warps" \
+      "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128.*_w8' 'd128.*m64n64.*_w8' 'd64.*_w8' 'd256.*_w8'
+    { for r in 1 2; do for t in 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256'; do
+        echo "== round $r: $t, the producer warpgroup (B, 12 warps) against the commit before's 8 warps (A)"
+        python3 bench/variants_ab.py --a "^a:.*$t.*_w8" --b "^b:.*$t.*_w12" "a=$F/ab_fa-tune-main_$r.txt" "b=$F/ab_fa-tune_$r.txt"
+      done; done; } > "$F/ab_w12.md" 2>&1
+    grep "==\|geometric" "$F/ab_w12.md" ;;
   bdpfin)
     carried_cache
     retune_bwd 330

@@ -214,6 +214,7 @@ function M.emit(key)
     slots.PINGPONG = tostring(S.sm90_bwd_pingpong(v))
     slots.LAZY_DKV = tostring(S.sm90_bwd_lazy_dkv(v))
     slots.DQ_TURN = tostring(S.sm90_bwd_dq_turn(v))
+    slots.PRODUCER = tostring(S.sm90_bwd_producer(v))
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)
@@ -253,7 +254,8 @@ function M.launch(key, arch)
   if not ok then return nil, key .. ": " .. why end
   local bwd = v.dir == "bwd"
   return { threads = S.threads(v), smem = bwd and S.bwd_smem(v) or S.smem_bytes(v),
-    smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd, tma = v.family == "sm90" and not bwd,
+    smem2 = bwd and S.bwd_dq_smem(v) or 0, bwd = bwd,
+    tma = v.family == "sm90" and (not bwd or S.sm90_bwd_producer(v)),
     kb_order = bwd and v.family == "sm90", bm = v.bm, bn = v.bn, g = v.g, d = v.d,
     persist = v.persist and S.sm90_ctas_per_sm(v) or 0,
     tma_store = v.family == "sm90" and not bwd and S.sm90_tma_store(v),

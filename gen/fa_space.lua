@@ -95,10 +95,11 @@ S.bwd_tiles = {
 -- dP^T unchunked (192 accumulator registers, see check_sm90_bwd) spilled 160
 -- bytes, in 32-query chunks (160) none; one-stage tiles with two CTAs per SM
 -- (128 registers) spilled 40 (d128 m64n64).
+-- The 12-warp tiles add a producer warpgroup (S.sm90_bwd_producer).
 S.bwd_tiles_sm90 = {
-  [64]  = { {64, 128, 8, 2} },
-  [128] = { {64, 128, 8, 2}, {64, 64, 8, 2} },
-  [256] = { {64, 64, 8, 2} },
+  [64]  = { {64, 128, 8, 2}, {64, 128, 12, 2} },
+  [128] = { {64, 128, 8, 2}, {64, 64, 8, 2}, {64, 128, 12, 2}, {64, 64, 12, 2} },
+  [256] = { {64, 64, 8, 2}, {64, 64, 12, 2} },
 }
 function S.bwd_tiles_of(family, d)
   return (family == "sm90" and S.bwd_tiles_sm90 or S.bwd_tiles)[d] or {}
@@ -113,7 +114,7 @@ S.SM90_BWD_FIRST = true
 -- (queries per warpgroup), dK and dV (columns per warpgroup), dQ (64-column
 -- chunks).
 function S.sm90_bwd_n(v)
-  local nwg = v.warps // 4
+  local nwg = 2  -- consumer warpgroups
   local qw = nwg // (v.bn // 64)
   local n1 = v.bm // qw
   if v.d >= 128 then n1 = math.min(n1, 32) end  -- in chunks of 32 queries beside d/2 + d/2 of dK, dV
@@ -138,6 +139,16 @@ function S.sm90_bwd_dq_turn(v) return v.bn == 128 end
 -- 1.026x. Not with positions or segments: d128 m64n128 pos_seg spilled 76
 -- bytes (ptxas, sm_90a).
 function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end
+-- Whether an sm90 backward variant has a producer warpgroup (12 warps): one
+-- thread loads K, V once and each step's Q, dO by TMA, completing on
+-- mbarriers, its lanes the step's lse2 and dsum, and the two consumer
+-- warpgroups take the registers it gives back (setmaxnreg: 24 and 240, the
+-- whole 65536). Without it every thread issues the step's cp.async copies and
+-- three CTA barriers per step line the warpgroups up. ptxas (sm_90a,
+-- 2026-12-03): the step capped at 240 registers spilled 20 bytes (d128
+-- m64n128) with the copies in it and none without. Not with positions or
+-- segments (their tables are built by every thread).
+function S.sm90_bwd_producer(v) return v.warps == 12 end
 S.BWD_ACC_BUDGET = 192
 S.BWD_ACC_BUDGET_TOK = 192  -- kept apart: the token masks were the first to spill
 -- Phase 1 of the backward (S^T and dP^T) runs in chunks of this many query
@@ -198,7 +209,7 @@ end
 -- tile bounds (sm90: 1024 more to align the swizzled tiles).
 local function bwd_smem_base(v)
   local tok = v.pos or v.seg
-  return (v.family == "sm90" and 1024 or 0) + 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
+  return (v.family == "sm90" and 1024 or 0) + (v.family == "sm90" and S.sm90_bwd_producer(v) and 64 or 0) + 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
       (tok and ((S.TABLE_MAX + 1) * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4 + v.bn * v.bm // 8) or 0)
 end
 -- Whether an sm90 backward adds dQ by bulk reductions: each warpgroup writes
@@ -352,7 +363,12 @@ local function check_sm90(v)
 end
 
 local function check_sm90_bwd(v)
-  if v.warps ~= 8 then return false, ("warps %d: the Hopper backward is built for two warpgroups (8)"):format(v.warps) end
+  if v.warps ~= 8 and v.warps ~= 12 then
+    return false, ("warps %d: the Hopper backward has two consumer warpgroups, with a producer one or not (8 or 12)"):format(v.warps)
+  end
+  if v.warps == 12 and (v.pos or v.seg) then
+    return false, "12 warps: the producer warpgroup is not built for positions or segments"
+  end
   if v.bm ~= 64 then return false, ("BM %d: the Hopper backward steps 64 queries"):format(v.bm) end
   if v.bn ~= 64 and v.bn ~= 128 then return false, ("BN %d not in {64,128}"):format(v.bn) end
   if v.stages ~= 1 and v.stages ~= 2 then return false, ("stages %d not in {1,2}"):format(v.stages) end

@@ -25,7 +25,7 @@ typedef struct fa_launch_info {
   int threads, smem, bm, bn, g, d;
   int bwd, smem2;      /* backward: smem2 is fa_bwd_dq's (128 threads) */
   int pos, seg, softcap;
-  int tma;             /* sm90 forward: takes TMA tensor maps of Q, K, V and O after the Params */
+  int tma;             /* reads TMA tensor maps of Q, K, V and O (dO): the sm90 forward, the sm90 backward's producer */
   int tma_store;       /* sm90 forward: writes O through its tensor map (else the map is unread) */
   int kb_order;        /* backward: fa_bwd_dkdv reads BwdParams::kb_slow (else key blocks in x) */
   int persist;         /* forward: CTAs per SM of a persistent grid (0: one CTA per work item) */

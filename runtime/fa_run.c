@@ -86,14 +86,14 @@ static CUresult tma_map(const fa_cu *cu, CUtensorMap *map, const void *ptr, int 
                                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
 }
 
-/* The sm90 family's tensor maps of a call: Q as [B][Tq][Hq][D] boxes of
-** (64, G heads, BM/G positions), so packed rows come out position-major;
-** K and V as [B][Hkv][Tk][D] boxes of (64, BN keys); O as Q, in boxes of one
-** consumer warpgroup's 64 rows, where the kernel stores O by TMA (an encode
-** costs host time: not made where the kernel does not read it). */
-static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fwd_args *a, CUtensorMap m[4]) {
-  const fa_problem *p = &plan->problem;
-  const fa_launch_info *li = &plan->fwd->info;
+/* The sm90 family's tensor maps of a call, over ptr = q, k, v and o (the
+** forward) or dO (the backward): Q as [B][Tq][Hq][D] boxes of (64, G heads,
+** BM/G positions), so packed rows come out position-major; K and V as
+** [B][Hkv][Tk][D] boxes of (64, BN keys); O or dO as Q, in boxes of 64 rows,
+** where with_o says the kernel reads that map (an encode costs host time:
+** not made where the kernel does not read it). */
+static CUresult tma_maps(const fa_context *ctx, const fa_problem *p, const fa_launch_info *li, const void *const ptr[4],
+                         int with_o, CUtensorMap m[4]) {
   const int bf16 = p->dtype == FA_DTYPE_BF16;
   const uint64_t d = (uint64_t)p->head_dim;
   const uint64_t qd[4] = { d, (uint64_t)p->heads_q, (uint64_t)p->seqlen_q, (uint64_t)p->batch };
@@ -103,13 +103,13 @@ static CUresult tma_maps(const fa_context *ctx, const fa_plan *plan, const fa_fw
   const int64_t ks[3] = { p->k_stride[1], p->k_stride[2], p->k_stride[0] };
   const int64_t vs[3] = { p->v_stride[1], p->v_stride[2], p->v_stride[0] };
   const uint32_t kb[4] = { 64, (uint32_t)li->bn, 1, 1 };
-  CUresult r = tma_map(ctx->cu, &m[0], a->q, bf16, qd, qs, qb);
-  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[1], a->k, bf16, kd, ks, kb);
-  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[2], a->v, bf16, kd, vs, kb);
-  if (r == CUDA_SUCCESS && li->tma_store) {
+  CUresult r = tma_map(ctx->cu, &m[0], ptr[0], bf16, qd, qs, qb);
+  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[1], ptr[1], bf16, kd, ks, kb);
+  if (r == CUDA_SUCCESS) r = tma_map(ctx->cu, &m[2], ptr[2], bf16, kd, vs, kb);
+  if (r == CUDA_SUCCESS && with_o) {
     const int64_t os[3] = { p->o_stride[2], p->o_stride[1], p->o_stride[0] };
     const uint32_t ob[4] = { 64, (uint32_t)li->g, (uint32_t)(64 / li->g), 1 };
-    r = tma_map(ctx->cu, &m[3], a->o, bf16, qd, os, ob);
+    r = tma_map(ctx->cu, &m[3], ptr[3], bf16, qd, os, ob);
   } else {
     memset(&m[3], 0, sizeof m[3]);  /* unread, but passed: no uninitialised bytes to the driver */
   }
@@ -127,7 +127,8 @@ static CUresult cached_maps(const fa_context *ctx, fa_plan *plan, const fa_fwd_a
   if (hit) memcpy(m, plan->maps, sizeof plan->maps);
   pthread_mutex_unlock(&plan->map_lock);
   if (hit) return CUDA_SUCCESS;
-  const CUresult r = tma_maps(ctx, plan, a, m);
+  const fa_launch_info *li = &plan->fwd->info;
+  const CUresult r = tma_maps(ctx, &plan->problem, li, ptr, li->tma_store, m);
   if (r != CUDA_SUCCESS) return r;
   pthread_mutex_lock(&plan->map_lock);
   memcpy(plan->map_ptr, ptr, sizeof ptr);
@@ -217,6 +218,20 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   void *params[] = { &kp, &bp };
   const fa_kernel *k = plan->bwd;
   const fa_launch_info *li = &k->info;
+  /* fa_bwd_dkdv: the sm90 family's takes four tensor maps after the two
+  ** structs, read where li->tma (a producer warpgroup), zeros otherwise; the
+  ** driver reads as many entries as a kernel has parameters, so the sm80
+  ** family's takes the same list. Encoded per call: the backward's own time
+  ** dwarfs the encodes'. */
+  CUtensorMap maps[4];
+  void *params_dkdv[] = { &kp, &bp, &maps[0], &maps[1], &maps[2], &maps[3] };
+  if (li->tma) {
+    const void *ptr[4] = { a->fwd.q, a->fwd.k, a->fwd.v, a->dout };
+    const CUresult e = tma_maps(ctx, p, li, ptr, 1, maps);
+    if (e != CUDA_SUCCESS) return fa_cu_fail(ctx, e, "cuTensorMapEncodeTiled (backward)");
+  } else {
+    memset(maps, 0, sizeof maps);
+  }
   CUstream st = (CUstream)a->fwd.stream;
   const CUfunction *aux = k->aux;
   const unsigned qrows = (unsigned)(((uint64_t)p->batch * p->heads_q * p->seqlen_q + 3) / 4);
@@ -225,9 +240,11 @@ fa_status fa_backward(fa_plan *plan, const fa_bwd_args *a) {
   if (r == CUDA_SUCCESS) {
     const unsigned nb = (unsigned)((p->seqlen_k + li->bn - 1) / li->bn), hx = (unsigned)(p->heads_kv * plan->hsplit);
     if (plan->kb_slow)
-      r = launch(k->fn, hx, (unsigned)p->batch, nb, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params, NULL);
+      r = launch(k->fn, hx, (unsigned)p->batch, nb, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params_dkdv,
+                 NULL);
     else
-      r = launch(k->fn, nb, hx, (unsigned)p->batch, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params, NULL);
+      r = launch(k->fn, nb, hx, (unsigned)p->batch, (unsigned)li->threads, 1, 1, (unsigned)li->smem, st, params_dkdv,
+                 NULL);
   }
   if (r == CUDA_SUCCESS && plan->deterministic)
     r = launch(aux[FA_AUX_DQ], (unsigned)((p->seqlen_q + 63) / 64), (unsigned)p->heads_q, (unsigned)p->batch, 128, 1,

@@ -11,8 +11,11 @@
 //      D/2 columns (d64: half the keys), added to the fp32 accumulator:
 //      with DQ_TILED by a bulk reduction per warpgroup and 64 columns from a
 //      16 KB buffer of its own, else by vector reductions of every thread.
-// Tiles are 128-byte swizzled as wgmma reads them, loaded by cp.async (all
-// threads; no producer warpgroup). The other backward kernels come from
+// Tiles are 128-byte swizzled as wgmma reads them. With PRODUCER (12 warps)
+// warpgroup 0 loads them by TMA and the step's lse2 and dsum by its first
+// warp's lanes, completing on mbarriers, and the two consumer warpgroups wait
+// on those and on each other only (named barrier 5); else every thread loads
+// by cp.async behind CTA barriers. The other backward kernels come from
 // bwd_common.cu. Slots are filled by gen/fa_gen.lua.
 
 constexpr int BM = ${BM};          // query rows per step (64)
@@ -22,9 +25,11 @@ constexpr int STAGES = ${STAGES};  // Q/dO buffers in shared memory (1 or 2)
 constexpr bool PINGPONG = ${PINGPONG};  // the warpgroups take turns issuing their products
 constexpr bool LAZY_DKV = ${LAZY_DKV};  // a chunk's dK, dV products waited for by the next chunk's S^T wait
 constexpr bool DQ_TURN = ${DQ_TURN};    // with PINGPONG, dQ's product takes a turn too
+constexpr bool PRODUCER = ${PRODUCER};  // warpgroup 0 loads by TMA (12 warps)
 
 constexpr int NT = WARPS * 32;
-constexpr int NWG = WARPS / 4;
+constexpr int NC = PRODUCER ? NT - 128 : NT;  // consumer threads
+constexpr int NWG = NC / 128;
 constexpr int KW = BN / 64;              // 64-key groups
 constexpr int QW = NWG / KW;             // warpgroups sharing a key group
 constexpr int N1 = BM / QW;              // S^T, dP^T queries per warpgroup
@@ -37,7 +42,8 @@ constexpr int K3 = DQ_COLS ? BN : BN / NWG;
 constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
 static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
-static_assert(NT % DC == 0 && (BM * DC) % NT == 0 && (BN * DC) % NT == 0 && (NT / DC) % 8 == 0, "copy shapes");
+static_assert(NC % DC == 0 && (BM * DC) % NC == 0 && (BN * DC) % NC == 0 && (NC / DC) % 8 == 0, "copy shapes");
+static_assert(NWG == 2 && !(PRODUCER && HAS_TOK), "two consumer warpgroups; the producer has no token tables");
 
 ${WGMMA}
 
@@ -45,7 +51,7 @@ ${WGMMA}
 // tile at dst; rows at or past `valid` read zeros.
 template <int ROWS>
 __device__ __forceinline__ void load_rows(u32 dst, const u16 *src, i64 ss, int r0, int valid, int tid) {
-  constexpr int LR = NT / DC;
+  constexpr int LR = NC / DC;
   const int lrow = tid / DC, lcol = tid % DC;
   const u16 *s = src + (r0 + lrow) * ss + lcol * 8;
 #pragma unroll
@@ -67,7 +73,19 @@ __device__ __forceinline__ void bwd_block(const BwdParams &bp, int &nb, int &hx,
   b = bp.kb_slow ? blockIdx.y : blockIdx.z;
 }
 
-extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, const BwdParams bp) {
+// Zeroes rows [r_lo, r_hi) of a swizzled [ROWS][D] tile: rows that TMA read
+// from memory past a sequence's length, which the caller may leave as NaN.
+template <int ROWS>
+__device__ __forceinline__ void zero_rows(u32 dst, int r_lo, int r_hi, int tid) {
+  for (int i = r_lo * DC + tid; i < r_hi * DC; i += NC)
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(dst + sw128(ROWS, i / DC, i % DC)), "r"(0));
+}
+
+// The tensor maps (fa_run.c) are read with PRODUCER only; the other variants
+// take them unread, so that every sm90 backward launches alike.
+extern "C" __global__ void __launch_bounds__(NT, 1)
+fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc tq, const __grid_constant__ TmaDesc tk,
+            const __grid_constant__ TmaDesc tv, const __grid_constant__ TmaDesc tdo) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sK = (raw + 1023) & ~1023u;
@@ -75,7 +93,11 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   const u32 sV = sK + KBYTES, sQ = sV + KBYTES, sO = sQ + STAGES * QBYTES;
   const u32 sP = sO + STAGES * QBYTES, sS = sP + PBYTES;  // P^T, dS^T: [BN][BM]
   const u32 sDQ = sS + PBYTES;                            // DQ_TILED: [2 warpgroups][64][64] fp32
-  float *sL = (float *)(smem + (sDQ - sK) + (DQ_TILED ? 2 * 16384 : 0));  // [STAGES][BM] lse2
+  // PRODUCER's mbarriers: K and V full, then Q/dO (and lse2, dsum) full and empty per stage.
+  const u32 bars = sDQ + (DQ_TILED ? 2 * 16384 : 0), barKV = bars;
+  auto full = [&](int s) { return bars + 8 + 8 * s; };
+  auto empty = [&](int s) { return bars + 8 + 8 * (STAGES + s); };
+  float *sL = (float *)(smem + (bars - sK) + (PRODUCER ? 64 : 0));  // [STAGES][BM] lse2
   float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
   int *sTok = (int *)(sD + STAGES * BM);                 // [STAGES][2][BM] q_pos, q_seg
   int *sKtok = sTok + (HAS_TOK ? STAGES * 2 * BM : 0);   // [2][BN] k_pos, k_seg
@@ -83,7 +105,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   TileBounds *qtab = (TileBounds *)(vmask + (HAS_TOK ? BN * BM / 32 : 0));
   TileBounds *kb_own = qtab + TABLE_MAX;
 
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x, lane = tid & 31;
   int nb, hx, b;
   bwd_block(bp, nb, hx, b);
   const int kvh = hx / bp.hsplit, hs = hx % bp.hsplit;
@@ -96,7 +118,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
   int mt_lo, nmt;
   bwd_query_tiles<BM>(p, Lq, off, n0, n1, mt_lo, nmt);
   if constexpr (HAS_TOK) {
-    bwd_tok_tables<BM, BN, WARPS>(p, b, n0, n1, Lq, Lk, mt_lo, nmt, sKtok, qtab, kb_own, tid, warp, lane);
+    bwd_tok_tables<BM, BN, WARPS>(p, b, n0, n1, Lq, Lk, mt_lo, nmt, sKtok, qtab, kb_own, tid, tid >> 5, lane);
     __syncthreads();
   }
   auto classify = [&](int mt) { return bwd_tile_class<BM, BN>(p, mt, mt_lo, n0, Lq, Lk, off, qtab, kb_own); };
@@ -108,14 +130,84 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     return it;
   };
 
+  if constexpr (PRODUCER) {
+    if (tid == 0) {
+      mbar_init(barKV, 1);
+      for (int s = 0; s < STAGES; ++s) {
+        mbar_init(full(s), 33);        // the copies' thread (with their bytes) and 32 lanes' lse2, dsum
+        mbar_init(empty(s), NC / 32);  // every consumer warp
+      }
+      fence_mbar_init();
+    }
+    __syncthreads();  // the only CTA barrier: the warpgroups part here
+    if (tid < 128) {
+      // Producer: its first warp loads K, V once, then per item Q and dO by
+      // TMA (rows past Tq read zeros) and lse2, dsum by its lanes, into the
+      // stage the consumers last released.
+      setmaxnreg_dec<24>();
+      if (tid >= 32) return;
+      if (lane == 0) {
+        mbar_expect_tx(barKV, 2 * KBYTES);
+#pragma unroll
+        for (int c = 0; c < D / 64; ++c) {
+          tma_load4(sK + c * BN * 128, tk, c * 64, n0, kvh, b, barKV);
+          tma_load4(sV + c * BN * 128, tv, c * 64, n0, kvh, b, barKV);
+        }
+      }
+      for (int it = 0; it < nitems; ++it) {
+        const int s = it % STAGES, h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
+        const i64 row = ((i64)b * p.Hq + h) * p.Tq + m0;
+        float l2[BM / 32], ds[BM / 32];  // loaded before the wait, stored after it
+#pragma unroll
+        for (int k = 0; k < BM / 32; ++k) {
+          const bool in = m0 + lane + 32 * k < p.Tq;
+          l2[k] = in ? bp.lse2[row + lane + 32 * k] : 0.f;
+          ds[k] = in ? bp.dsum[row + lane + 32 * k] : 0.f;
+        }
+        mbar_wait(empty(s), ((it / STAGES) & 1) ^ 1);
+        if (lane == 0) {
+          mbar_expect_tx(full(s), 2 * QBYTES);
+#pragma unroll
+          for (int c = 0; c < D / 64; ++c) {
+            tma_load4(sQ + s * QBYTES + c * BM * 128, tq, c * 64, h, m0, b, full(s));
+            tma_load4(sO + s * QBYTES + c * BM * 128, tdo, c * 64, h, m0, b, full(s));
+          }
+        }
+#pragma unroll
+        for (int k = 0; k < BM / 32; ++k) {
+          sL[s * BM + lane + 32 * k] = l2[k];
+          sD[s * BM + lane + 32 * k] = ds[k];
+        }
+        mbar_arrive(full(s));
+      }
+      return;
+    }
+    setmaxnreg_inc<240>();
+  }
+  // Consumers (every thread without PRODUCER); csync is their barrier.
+  const int ctid = PRODUCER ? tid - 128 : tid, warp = ctid >> 5;
+  auto csync = [&]() { if constexpr (PRODUCER) named_sync(5, NC); else __syncthreads(); };
+
   // K and V of this CTA, once.
-  load_rows<BN>(sK, p.k + b * p.k_sb + kvh * p.k_sh, p.k_ss, n0, Lk, tid);
-  load_rows<BN>(sV, p.v + b * p.v_sb + kvh * p.v_sh, p.v_ss, n0, Lk, tid);
+  if constexpr (PRODUCER) {
+    mbar_wait(barKV, 0);
+    if (n0 + BN > Lk && Lk < p.Tk) {
+      zero_rows<BN>(sK, Lk - n0, min(BN, p.Tk - n0), ctid);
+      zero_rows<BN>(sV, Lk - n0, min(BN, p.Tk - n0), ctid);
+      fence_proxy_async();
+      csync();
+    }
+  } else {
+    load_rows<BN>(sK, p.k + b * p.k_sb + kvh * p.k_sh, p.k_ss, n0, Lk, tid);
+    load_rows<BN>(sV, p.v + b * p.v_sb + kvh * p.v_sh, p.v_ss, n0, Lk, tid);
+  }
   auto load_item = [&](int it, int st) {
-    const int h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
-    load_rows<BM>(sQ + st * QBYTES, p.q + b * p.q_sb + h * p.q_sh, p.q_ss, m0, Lq, tid);
-    load_rows<BM>(sO + st * QBYTES, bp.dout + b * p.o_sb + h * p.o_sh, p.o_ss, m0, Lq, tid);
-    bwd_load_rowdata<BM, NT>(p, bp, b, h, m0, Lq, sL + st * BM, sD + st * BM, sTok + st * 2 * BM, tid);
+    if constexpr (!PRODUCER) {
+      const int h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
+      load_rows<BM>(sQ + st * QBYTES, p.q + b * p.q_sb + h * p.q_sh, p.q_ss, m0, Lq, tid);
+      load_rows<BM>(sO + st * QBYTES, bp.dout + b * p.o_sb + h * p.o_sh, p.o_ss, m0, Lq, tid);
+      bwd_load_rowdata<BM, NT>(p, bp, b, h, m0, Lq, sL + st * BM, sD + st * BM, sTok + st * 2 * BM, tid);
+    }
   };
 
   // This thread's place in the accumulators of wgmma m64nN: warp wl of the
@@ -139,19 +231,28 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[j][e] = dv[j][e] = 0.f;
 
-  int it = next_item(0), st = 0;
+  int it = next_item(0), st = 0, n = 0;  // n: steps done
   if (it < nitems) load_item(it, 0);
-  cp_commit();
+  if (!PRODUCER) cp_commit();
   while (it < nitems) {
     const int nxt = next_item(it + 1);
-    if (STAGES == 2 && nxt < nitems) load_item(nxt, st ^ 1);
-    cp_commit();
-    if (STAGES == 2) cp_wait<1>(); else cp_wait<0>();
-    fence_proxy_async();  // cp.async wrote through the generic proxy; wgmma reads through the async one
-    __syncthreads();      // Q, dO, lse2, dsum of this item landed
-
     const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
     const u32 qs = sQ + st * QBYTES, os = sO + st * QBYTES;
+    if constexpr (PRODUCER) {
+      mbar_wait(full(st), (n / STAGES) & 1);
+      if (m0 + BM > Lq && Lq < p.Tq) {  // varlen: rows in [Lq, Tq) are the caller's
+        zero_rows<BM>(qs, Lq - m0, min(BM, p.Tq - m0), ctid);
+        zero_rows<BM>(os, Lq - m0, min(BM, p.Tq - m0), ctid);
+        fence_proxy_async();
+        csync();
+      }
+    } else {
+      if (STAGES == 2 && nxt < nitems) load_item(nxt, st ^ 1);
+      cp_commit();
+      if (STAGES == 2) cp_wait<1>(); else cp_wait<0>();
+      fence_proxy_async();  // cp.async wrote through the generic proxy; wgmma reads through the async one
+      __syncthreads();      // Q, dO, lse2, dsum of this item landed
+    }
     const int cls = classify(mt);
 
     // 1. S^T and dP^T: A = K, V rows of this key group, B = Q, dO rows of
@@ -161,7 +262,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     // 204 bytes at d128).
     if (HAS_TOK && cls == 1) {
       bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
-      __syncthreads();
+      csync();
     }
 #pragma unroll(RS2 ? 1 : N1 / P1)
     for (int ci = 0; ci < N1 / P1; ++ci) {
@@ -267,7 +368,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
       }
     }
     fence_proxy_async();
-    __syncthreads();  // dS^T (and P^T) complete
+    csync();  // dS^T (and P^T) complete
 
     if constexpr (!RS2) {
       // 2 (warpgroups share a key group): dV += P^T dO and dK += dS^T Q, A =
@@ -310,7 +411,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
         if constexpr (DQ_TILED) {
           // The buffer's last reduction has read it (issued a step ago), then
           // this chunk goes in as dq_at lays it out and one thread adds it.
-          if ((tid & 127) == 0) bulk_wait_read();
+          if ((ctid & 127) == 0) bulk_wait_read();
           named_sync(1 + wg, 128);
           const int rl = wl * 16 + g;
 #pragma unroll
@@ -321,7 +422,7 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
           }
           fence_proxy_async();
           named_sync(1 + wg, 128);
-          if ((tid & 127) == 0) {
+          if ((ctid & 127) == 0) {
             bulk_reduce_add(bp.dqacc + dq_at(p, b, h, m0, c3 + cc * 64), dqs, 16384);
             bulk_commit();
           }
@@ -338,17 +439,22 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     }
     reg_fence(dk);
     reg_fence(dv);
-    __syncthreads();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
+    if constexpr (PRODUCER) {
+      __syncwarp();
+      if (lane == 0) mbar_arrive(empty(st));  // this warp's products and loads have read the stage
+    }
+    csync();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
     if (STAGES == 1 && nxt < nitems) load_item(nxt, 0);
-    if (STAGES == 1) cp_commit();
+    if (STAGES == 1 && !PRODUCER) cp_commit();
     it = nxt;
     st = STAGES == 2 ? st ^ 1 : 0;
+    ++n;
   }
-  cp_wait<0>();
+  if (!PRODUCER) cp_wait<0>();
   if (PINGPONG && wg == 0) named_sync(3, 256);
   // The reductions complete before the CTA exits: waiting only for their
   // reads failed verify wherever query heads were split (H200, 2026-12-02).
-  if (DQ_TILED && (tid & 127) == 0) bulk_wait();
+  if (DQ_TILED && (ctid & 127) == 0) bulk_wait();
 
   const int col0 = wq * N2 + 2 * t4;
 #pragma unroll

@@ -67,8 +67,13 @@ int main(void) {
   bad_key(g, "fwd_sm90_d128_bf16_m192n128_w12_s2_g1", 0, "64 rows per consumer warpgroup");
   bad_key(g, "fwd_sm90_d128_bf16_m128n72_w12_s2_g1", 0, "multiple of 16");
   bad_key(g, "fwd_sm90_d256_bf16_m128n128_w12_s2_g1", 0, "registers");
-  /* ... and its backward: two warpgroups, 64 queries per step, bounded accumulators. */
-  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "two warpgroups");
+  /* ... and its backward: two consumer warpgroups (12 warps: a producer one too, not with
+  ** positions or segments), 64 queries per step, bounded accumulators. */
+  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "two consumer warpgroups");
+  bad_key(g, "bwd_sm90_d128_bf16_m64n64_w16_s2_g1", 0, "two consumer warpgroups");
+  bad_key(g, "bwd_sm90_d128_bf16_m64n128_w12_s2_g1_pos_seg", 0, "positions or segments");
+  CHECK(fa_gen_check_key(NULL, g, "bwd_sm90_d128_bf16_m64n128_w12_s2_g1_softcap", 90) == FA_OK,
+        "the sm90 backward with a producer: %s", fa_errmsg(NULL));
   bad_key(g, "bwd_sm90_d128_bf16_m128n64_w8_s2_g1", 0, "steps 64 queries");
   bad_key(g, "bwd_sm90_d256_bf16_m64n128_w8_s2_g1", 0, "spill");
   bad_key(g, "bwd_sm90_d64_bf16_m64n64_w8_s2_g1", 0, "multiple of 64");
