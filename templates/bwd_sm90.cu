@@ -192,8 +192,8 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
   if constexpr (PRODUCER) {
     mbar_wait(barKV, 0);
     if (n0 + BN > Lk && Lk < p.Tk) {
-      zero_rows<BN>(sK, Lk - n0, min(BN, p.Tk - n0), ctid);
-      zero_rows<BN>(sV, Lk - n0, min(BN, p.Tk - n0), ctid);
+      zero_rows<BN>(sK, max(Lk - n0, 0), min(BN, p.Tk - n0), ctid);  // a block past Lk: all of it
+      zero_rows<BN>(sV, max(Lk - n0, 0), min(BN, p.Tk - n0), ctid);
       fence_proxy_async();
       csync();
     }
@@ -241,8 +241,8 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     if constexpr (PRODUCER) {
       mbar_wait(full(st), (n / STAGES) & 1);
       if (m0 + BM > Lq && Lq < p.Tq) {  // varlen: rows in [Lq, Tq) are the caller's
-        zero_rows<BM>(qs, Lq - m0, min(BM, p.Tq - m0), ctid);
-        zero_rows<BM>(os, Lq - m0, min(BM, p.Tq - m0), ctid);
+        zero_rows<BM>(qs, max(Lq - m0, 0), min(BM, p.Tq - m0), ctid);
+        zero_rows<BM>(os, max(Lq - m0, 0), min(BM, p.Tq - m0), ctid);
         fence_proxy_async();
         csync();
       }
