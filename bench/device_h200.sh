@@ -191,6 +191,11 @@
 #          build and of build/fa-tune-main (REV=main bench/build_alt.sh main '') on the ten d128,
 #          two d64 and three d256 shapes, forward+backward, twice: ab.md the 8-warp tiles against
 #          the commit before's (their text changed too), ab_w12.md the 12-warp ones against those.
+#   bprod2 two changes to the producer variants: dS^T in two tiles by step parity where P^T stays
+#          in registers (no barrier ends a step: d64, d128 m64n128) and d256's dQ by bulk
+#          reductions staged in the step's dO and Q tiles: smoke, verify every sm90 backward
+#          variant, the API tests, then the 12-warp variants of this build and of
+#          build/fa-tune-prod1 (REV=<bprod's commit> bench/build_alt.sh prod1 '') as in bprod.
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -426,6 +431,11 @@ case ${1:-sweep} in
         python3 bench/variants_ab.py --a "^a:.*$t.*_w8" --b "^b:.*$t.*_w12" "a=$F/ab_fa-tune-main_$r.txt" "b=$F/ab_fa-tune_$r.txt"
       done; done; } > "$F/ab_w12.md" 2>&1
     grep "==\|geometric" "$F/ab_w12.md" ;;
+  bprod2)
+    carried_cache
+    checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1 bwd_sm90 200
+    bwd_twin_ab fa-tune-prod1 w12 "this build (B) against bprod's (A), 12 warps" \
+      "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256' ;;
   bdpfin)
     carried_cache
     retune_bwd 330

@@ -202,7 +202,7 @@ function M.emit(key)
     IS_BF16 = tostring(v.dtype == "bf16"), HAS_POS = tostring(v.pos == true),
     HAS_SEG = tostring(v.seg == true), HAS_SOFTCAP = tostring(v.softcap == true),
     TABLE_MAX = S.TABLE_MAX, BNQ = S.bnq(v), P1W = v.dir == "bwd" and S.bwd_p1w(v) or 0,
-    DQ_TILED = tostring(v.dir == "bwd" and S.bwd_dq_bulk(v)),
+    DQ_TILED = tostring(v.dir == "bwd" and (S.bwd_dq_bulk(v) or v.family == "sm90" and S.sm90_bwd_dq_stage(v))),
   }
   if v.family == "sm90" and v.dir == "bwd" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
@@ -215,6 +215,8 @@ function M.emit(key)
     slots.LAZY_DKV = tostring(S.sm90_bwd_lazy_dkv(v))
     slots.DQ_TURN = tostring(S.sm90_bwd_dq_turn(v))
     slots.PRODUCER = tostring(S.sm90_bwd_producer(v))
+    slots.DS2 = tostring(S.sm90_bwd_ds2(v))
+    slots.DQ_STAGE = tostring(S.sm90_bwd_dq_stage(v))
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)

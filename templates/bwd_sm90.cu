@@ -26,6 +26,8 @@ constexpr bool PINGPONG = ${PINGPONG};  // the warpgroups take turns issuing the
 constexpr bool LAZY_DKV = ${LAZY_DKV};  // a chunk's dK, dV products waited for by the next chunk's S^T wait
 constexpr bool DQ_TURN = ${DQ_TURN};    // with PINGPONG, dQ's product takes a turn too
 constexpr bool PRODUCER = ${PRODUCER};  // warpgroup 0 loads by TMA (12 warps)
+constexpr bool DS2 = ${DS2};            // dS^T in two tiles by step parity (the unused P^T one): no barrier ends a step
+constexpr bool DQ_STAGE = ${DQ_STAGE};  // DQ_TILED's buffers are the warpgroup's halves of the step's dO and Q
 
 constexpr int NT = WARPS * 32;
 constexpr int NC = PRODUCER ? NT - 128 : NT;  // consumer threads
@@ -44,6 +46,9 @@ static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NC % DC == 0 && (BM * DC) % NC == 0 && (BN * DC) % NC == 0 && (NC / DC) % 8 == 0, "copy shapes");
 static_assert(NWG == 2 && !(PRODUCER && HAS_TOK), "two consumer warpgroups; the producer has no token tables");
+static_assert(!DS2 || (PRODUCER && RS2), "the second dS^T tile is P^T's, unused where P^T stays in registers");
+static_assert(!DQ_STAGE || (PRODUCER && DQ_TILED && !RS2 && D / NWG == 128),
+              "dQ's two chunks per warpgroup go where its phase 2 read dO and Q: its own 128 columns");
 
 ${WGMMA}
 
@@ -238,6 +243,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     const int nxt = next_item(it + 1);
     const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
     const u32 qs = sQ + st * QBYTES, os = sO + st * QBYTES;
+    const u32 ss = DS2 && (n & 1) ? sP : sS;  // this step's dS^T
     if constexpr (PRODUCER) {
       mbar_wait(full(st), (n / STAGES) & 1);
       if (m0 + BM > Lq && Lq < p.Tq) {  // varlen: rows in [Lq, Tq) are the caller's
@@ -331,7 +337,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
           const u32 o = nl * 128 + (((ql >> 3) ^ (nl & 7)) << 4) + t4 * 4;
           if constexpr (!RS2)
             asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(s[j][hh * 2], s[j][hh * 2 + 1])));
-          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(dp[j][hh * 2], dp[j][hh * 2 + 1])));
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(ss + o), "r"(pack2(dp[j][hh * 2], dp[j][hh * 2 + 1])));
         }
       }
       if constexpr (RS2) {
@@ -369,6 +375,11 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     }
     fence_proxy_async();
     csync();  // dS^T (and P^T) complete
+    if (DQ_STAGE && bp.dqacc && n > 0 && (ctid & 127) == 0) {
+      // The last step's reductions have read its stage (a step's slack): its warp releases it.
+      bulk_wait_read();
+      mbar_arrive(empty(st ^ 1));
+    }
 
     if constexpr (!RS2) {
       // 2 (warpgroups share a key group): dV += P^T dO and dK += dS^T Q, A =
@@ -395,6 +406,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
       const int r = m0 + wl * 16 + g;
       float *qrow = bp.dqacc + (((i64)b * p.Hq + h) * p.Tq + r) * D + c3 + 2 * t4;
       const u32 dqs = sDQ + wg * 16384;
+      static_assert(!DQ_STAGE || STAGES == 2, "the stage released a step late");
 #pragma unroll
       for (int cc = 0; cc < N3 / 64; ++cc) {  // 64-column chunks: fewer live registers
         float dq[8][4];
@@ -402,7 +414,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
         wgmma_fence();
 #pragma unroll
         for (int kt = 0; kt < K3 / 16; ++kt)
-          wgmma_3(dq, sw128_desc(sS + (k3 + kt * 16) * 128, BN * 128, 1024),
+          wgmma_3(dq, sw128_desc(ss + (k3 + kt * 16) * 128, BN * 128, 1024),
                   sw128_desc(sK + (k3 + kt * 16) * 128 + (c3 / 64 + cc) * BN * 128, BN * 128, 1024), kt > 0);
         wgmma_commit();
         if (DQ_TURN) turn_pass();
@@ -411,19 +423,23 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
         if constexpr (DQ_TILED) {
           // The buffer's last reduction has read it (issued a step ago), then
           // this chunk goes in as dq_at lays it out and one thread adds it.
-          if ((ctid & 127) == 0) bulk_wait_read();
+          // With DQ_STAGE the buffer is the stage's, which the producer refills
+          // only after the release below: the barrier says the warpgroup's
+          // phase 2 has read it.
+          const u32 buf = DQ_STAGE ? (cc ? qs : os) + wg * 16384 : dqs;
+          if (!DQ_STAGE && (ctid & 127) == 0) bulk_wait_read();
           named_sync(1 + wg, 128);
           const int rl = wl * 16 + g;
 #pragma unroll
           for (int j = 0; j < 8; ++j) {
             const u32 o0 = (rl * 64 + ((j * 8 + 2 * t4) ^ ((rl & 7) << 3))) * 4;
-            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(dqs + o0), "f"(dq[j][0]), "f"(dq[j][1]));
-            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(dqs + o0 + 8 * 64 * 4), "f"(dq[j][2]), "f"(dq[j][3]));
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(buf + o0), "f"(dq[j][0]), "f"(dq[j][1]));
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(buf + o0 + 8 * 64 * 4), "f"(dq[j][2]), "f"(dq[j][3]));
           }
           fence_proxy_async();
           named_sync(1 + wg, 128);
           if ((ctid & 127) == 0) {
-            bulk_reduce_add(bp.dqacc + dq_at(p, b, h, m0, c3 + cc * 64), dqs, 16384);
+            bulk_reduce_add(bp.dqacc + dq_at(p, b, h, m0, c3 + cc * 64), buf, 16384);
             bulk_commit();
           }
         } else {
@@ -440,10 +456,12 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     reg_fence(dk);
     reg_fence(dv);
     if constexpr (PRODUCER) {
+      // This warp's products and loads have read the stage (with DQ_STAGE the
+      // reductions' warp releases it in the next step).
       __syncwarp();
-      if (lane == 0) mbar_arrive(empty(st));  // this warp's products and loads have read the stage
+      if (lane == 0 && !(DQ_STAGE && bp.dqacc && (warp & 3) == 0)) mbar_arrive(empty(st));
     }
-    csync();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
+    if (!DS2) csync();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
     if (STAGES == 1 && nxt < nitems) load_item(nxt, 0);
     if (STAGES == 1 && !PRODUCER) cp_commit();
     it = nxt;
