@@ -196,6 +196,12 @@
 #          reductions staged in the step's dO and Q tiles: smoke, verify every sm90 backward
 #          variant, the API tests, then the 12-warp variants of this build and of
 #          build/fa-tune-prod1 (REV=<bprod's commit> bench/build_alt.sh prod1 '') as in bprod.
+#          (d256 faulted: its barriers lay past the shared memory it was given; dS^T in two tiles
+#          ran 0.99x and was dropped.)
+#   bprod3 d256's dQ staged in the step's dO and Q tiles, the barriers' offset fixed: smoke, verify
+#          every sm90 backward variant, the API tests, the d256 12-warp variant against
+#          build/fa-tune-prod1 on five d256 shapes, twice; if it won and verify passed, the
+#          H200's backward winners re-tuned (retune_bwd).
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -436,6 +442,13 @@ case ${1:-sweep} in
     checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1 bwd_sm90 200
     bwd_twin_ab fa-tune-prod1 w12 "this build (B) against bprod's (A), 12 warps" \
       "$(d128_ab_shapes) $D64_AB $D256_AB" 'd128.*m64n128' 'd128.*m64n64' 'd64' 'd256' ;;
+  bprod3)
+    carried_cache
+    checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1 bwd_sm90 200
+    bwd_twin_ab fa-tune-prod1 w12 "d256's dQ staged in dO, Q (B) against by vector reductions (A), 12 warps" \
+      "$D256_AB --shape 4,2048,2048,16,16,256,causal --shape 4,8192,8192,8,1,256,causal" 'd256'
+    win=$(ab_winner fa-tune-prod1 1.005); echo "winner $win (verify FAIL lines: $nf)"
+    if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 420; fi ;;
   bdpfin)
     carried_cache
     retune_bwd 330

@@ -215,7 +215,6 @@ function M.emit(key)
     slots.LAZY_DKV = tostring(S.sm90_bwd_lazy_dkv(v))
     slots.DQ_TURN = tostring(S.sm90_bwd_dq_turn(v))
     slots.PRODUCER = tostring(S.sm90_bwd_producer(v))
-    slots.DS2 = tostring(S.sm90_bwd_ds2(v))
     slots.DQ_STAGE = tostring(S.sm90_bwd_dq_stage(v))
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"

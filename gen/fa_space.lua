@@ -149,14 +149,6 @@ function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end
 -- m64n128) with the copies in it and none without. Not with positions or
 -- segments (their tables are built by every thread).
 function S.sm90_bwd_producer(v) return v.warps == 12 end
--- Whether a producer variant whose P^T stays in registers (each warpgroup owns
--- its keys) keeps dS^T in two tiles by step parity (the second is P^T's, unused
--- there), so that no consumer barrier ends a step: the next step's barrier
--- before phase 2 already says the other warpgroup is past this step's dQ.
-function S.sm90_bwd_ds2(v)
-  local _, n2 = S.sm90_bwd_n(v)
-  return S.sm90_bwd_producer(v) and n2 == v.d
-end
 -- Whether dQ's bulk reductions stage in the step's dO and Q tiles, where
 -- shared memory has no room for buffers of their own (d256): after phase 2
 -- each warpgroup's 128 columns of both are free until the producer refills the

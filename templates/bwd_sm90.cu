@@ -26,7 +26,6 @@ constexpr bool PINGPONG = ${PINGPONG};  // the warpgroups take turns issuing the
 constexpr bool LAZY_DKV = ${LAZY_DKV};  // a chunk's dK, dV products waited for by the next chunk's S^T wait
 constexpr bool DQ_TURN = ${DQ_TURN};    // with PINGPONG, dQ's product takes a turn too
 constexpr bool PRODUCER = ${PRODUCER};  // warpgroup 0 loads by TMA (12 warps)
-constexpr bool DS2 = ${DS2};            // dS^T in two tiles by step parity (the unused P^T one): no barrier ends a step
 constexpr bool DQ_STAGE = ${DQ_STAGE};  // DQ_TILED's buffers are the warpgroup's halves of the step's dO and Q
 
 constexpr int NT = WARPS * 32;
@@ -46,7 +45,6 @@ static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NC % DC == 0 && (BM * DC) % NC == 0 && (BN * DC) % NC == 0 && (NC / DC) % 8 == 0, "copy shapes");
 static_assert(NWG == 2 && !(PRODUCER && HAS_TOK), "two consumer warpgroups; the producer has no token tables");
-static_assert(!DS2 || (PRODUCER && RS2), "the second dS^T tile is P^T's, unused where P^T stays in registers");
 static_assert(!DQ_STAGE || (PRODUCER && DQ_TILED && !RS2 && D / NWG == 128),
               "dQ's two chunks per warpgroup go where its phase 2 read dO and Q: its own 128 columns");
 
@@ -97,9 +95,9 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
   unsigned char *smem = smem_raw + (sK - raw);
   const u32 sV = sK + KBYTES, sQ = sV + KBYTES, sO = sQ + STAGES * QBYTES;
   const u32 sP = sO + STAGES * QBYTES, sS = sP + PBYTES;  // P^T, dS^T: [BN][BM]
-  const u32 sDQ = sS + PBYTES;                            // DQ_TILED: [2 warpgroups][64][64] fp32
+  const u32 sDQ = sS + PBYTES;                            // DQ_TILED, not DQ_STAGE: [2 warpgroups][64][64] fp32
   // PRODUCER's mbarriers: K and V full, then Q/dO (and lse2, dsum) full and empty per stage.
-  const u32 bars = sDQ + (DQ_TILED ? 2 * 16384 : 0), barKV = bars;
+  const u32 bars = sDQ + (DQ_TILED && !DQ_STAGE ? 2 * 16384 : 0), barKV = bars;
   auto full = [&](int s) { return bars + 8 + 8 * s; };
   auto empty = [&](int s) { return bars + 8 + 8 * (STAGES + s); };
   float *sL = (float *)(smem + (bars - sK) + (PRODUCER ? 64 : 0));  // [STAGES][BM] lse2
@@ -243,7 +241,6 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     const int nxt = next_item(it + 1);
     const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
     const u32 qs = sQ + st * QBYTES, os = sO + st * QBYTES;
-    const u32 ss = DS2 && (n & 1) ? sP : sS;  // this step's dS^T
     if constexpr (PRODUCER) {
       mbar_wait(full(st), (n / STAGES) & 1);
       if (m0 + BM > Lq && Lq < p.Tq) {  // varlen: rows in [Lq, Tq) are the caller's
@@ -337,7 +334,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
           const u32 o = nl * 128 + (((ql >> 3) ^ (nl & 7)) << 4) + t4 * 4;
           if constexpr (!RS2)
             asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sP + o), "r"(pack2(s[j][hh * 2], s[j][hh * 2 + 1])));
-          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(ss + o), "r"(pack2(dp[j][hh * 2], dp[j][hh * 2 + 1])));
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(sS + o), "r"(pack2(dp[j][hh * 2], dp[j][hh * 2 + 1])));
         }
       }
       if constexpr (RS2) {
@@ -414,7 +411,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
         wgmma_fence();
 #pragma unroll
         for (int kt = 0; kt < K3 / 16; ++kt)
-          wgmma_3(dq, sw128_desc(ss + (k3 + kt * 16) * 128, BN * 128, 1024),
+          wgmma_3(dq, sw128_desc(sS + (k3 + kt * 16) * 128, BN * 128, 1024),
                   sw128_desc(sK + (k3 + kt * 16) * 128 + (c3 / 64 + cc) * BN * 128, BN * 128, 1024), kt > 0);
         wgmma_commit();
         if (DQ_TURN) turn_pass();
@@ -461,7 +458,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
       __syncwarp();
       if (lane == 0 && !(DQ_STAGE && bp.dqacc && (warp & 3) == 0)) mbar_arrive(empty(st));
     }
-    if (!DS2) csync();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
+    csync();  // every warpgroup is past P^T, dS^T and this Q/dO buffer
     if (STAGES == 1 && nxt < nitems) load_item(nxt, 0);
     if (STAGES == 1 && !PRODUCER) cp_commit();
     it = nxt;
