@@ -202,6 +202,9 @@
 #          every sm90 backward variant, the API tests, the d256 12-warp variant against
 #          build/fa-tune-prod1 on five d256 shapes, twice; if it won and verify passed, the
 #          H200's backward winners re-tuned (retune_bwd).
+#   pfin   after bprod3's tuning.db is committed: forward+backward on both grids beside FA2 and
+#          cuDNN, the export run with NVRTC made unavailable, the Gemma grid forward+backward
+#          beside every peer (as gemmabwd).
 set -u
 # Everything lands in one folder, packed into $OUT/<phase>.tgz at exit ($OUT takes 8 files).
 F=/tmp/fa-out/${1:-sweep}; mkdir -p "$F"
@@ -449,6 +452,11 @@ case ${1:-sweep} in
       "$D256_AB --shape 4,2048,2048,16,16,256,causal --shape 4,8192,8192,8,1,256,causal" 'd256'
     win=$(ab_winner fa-tune-prod1 1.005); echo "winner $win (verify FAIL lines: $nf)"
     if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 420; fi ;;
+  pfin)
+    carried_cache
+    grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"
+    export_nonvrtc
+    GEMMA_S=300 bash "$0" gemmabwd; cp -r /tmp/fa-out/gemmabwd "$F/" ;;
   bdpfin)
     carried_cache
     retune_bwd 330
