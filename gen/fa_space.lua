@@ -95,11 +95,14 @@ S.bwd_tiles = {
 -- dP^T unchunked (192 accumulator registers, see check_sm90_bwd) spilled 160
 -- bytes, in 32-query chunks (160) none; one-stage tiles with two CTAs per SM
 -- (128 registers) spilled 40 (d128 m64n64).
--- The 12-warp tiles add a producer warpgroup (S.sm90_bwd_producer).
+-- The 12-warp tiles add a producer warpgroup (S.sm90_bwd_producer) and come
+-- first for the built-in choice: on the H200 (2026-12-04, bprod, bprod3) they ran
+-- fwd+bwd 1.08-1.15x the 8-warp ones at d64 and d128 and 1.25-1.35x at d256;
+-- positions and segments, which they do not serve, fall through to the 8-warp ones.
 S.bwd_tiles_sm90 = {
-  [64]  = { {64, 128, 8, 2}, {64, 128, 12, 2} },
-  [128] = { {64, 128, 8, 2}, {64, 64, 8, 2}, {64, 128, 12, 2}, {64, 64, 12, 2} },
-  [256] = { {64, 64, 8, 2}, {64, 64, 12, 2} },
+  [64]  = { {64, 128, 12, 2}, {64, 128, 8, 2} },
+  [128] = { {64, 128, 12, 2}, {64, 128, 8, 2}, {64, 64, 12, 2}, {64, 64, 8, 2} },
+  [256] = { {64, 64, 12, 2}, {64, 64, 8, 2} },
 }
 function S.bwd_tiles_of(family, d)
   return (family == "sm90" and S.bwd_tiles_sm90 or S.bwd_tiles)[d] or {}

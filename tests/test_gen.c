@@ -128,19 +128,23 @@ int main(void) {
   }
   {
     /* The backward's dQ by bulk reductions: the sm90 d64/d128 tiles, with their two 16 KB buffers
-    ** in the launch's shared memory; d256 (no room) and sm80 keep the row-major accumulator. */
+    ** in the launch's shared memory; d256 with a producer stages them in the step's dO and Q
+    ** tiles; d256 without one and sm80 keep the row-major accumulator. Only the producer
+    ** variants read tensor maps. */
     const char *keys[] = {"bwd_sm90_d128_bf16_m64n128_w8_s2_g1", "bwd_sm90_d64_bf16_m64n128_w8_s2_g1",
-                          "bwd_sm90_d256_bf16_m64n64_w8_s2_g1", "bwd_sm80_d128_bf16_m64n64_w4_s2_g1"};
-    const int tiled[] = {1, 1, 0, 0};
-    for (int i = 0; i < 4; ++i) {
+                          "bwd_sm90_d256_bf16_m64n64_w8_s2_g1", "bwd_sm80_d128_bf16_m64n64_w4_s2_g1",
+                          "bwd_sm90_d128_bf16_m64n128_w12_s2_g1", "bwd_sm90_d256_bf16_m64n64_w12_s2_g1"};
+    const int tiled[] = {1, 1, 0, 0, 1, 1}, staged[] = {0, 0, 0, 0, 0, 1}, tma[] = {0, 0, 0, 0, 1, 1};
+    for (int i = 0; i < 6; ++i) {
       char *src = NULL;
       fa_launch_info li;
       CHECK(fa_gen_emit(NULL, g, keys[i], &src) == FA_OK && src &&
-                strstr(src, tiled[i] ? "DQ_TILED = true;" : "DQ_TILED = false;"),
-            "%s: DQ_TILED %d", keys[i], tiled[i]);
-      CHECK(fa_gen_launch(NULL, g, keys[i], 90, &li) == FA_OK && li.smem <= 232448 &&
-                (!tiled[i] || li.smem >= 2 * 16384 + 2 * 64 * 128 * 2 * 2),
-            "%s: shared memory %d B holds the dQ buffers", keys[i], li.smem);
+                strstr(src, tiled[i] ? "DQ_TILED = true;" : "DQ_TILED = false;") &&
+                (i == 3 || strstr(src, staged[i] ? "DQ_STAGE = true;" : "DQ_STAGE = false;")),
+            "%s: DQ_TILED %d, DQ_STAGE %d", keys[i], tiled[i], staged[i]);
+      CHECK(fa_gen_launch(NULL, g, keys[i], 90, &li) == FA_OK && li.smem <= 232448 && li.tma == tma[i] &&
+                (!tiled[i] || staged[i] || li.smem >= 2 * 16384 + 2 * 64 * 128 * 2 * 2),
+            "%s: shared memory %d B holds the dQ buffers; tensor maps %d", keys[i], li.smem, li.tma);
       free(src);
     }
   }
