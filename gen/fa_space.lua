@@ -150,12 +150,16 @@ function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end
 -- three CTA barriers per step line the warpgroups up. ptxas (sm_90a,
 -- 2026-12-03): the step capped at 240 registers spilled 20 bytes (d128
 -- m64n128) with the copies in it and none without. Not with positions or
--- segments (their tables are built by every thread).
+-- segments (their tables are built by every thread). H200, 2026-12-04 (bprod,
+-- fwd+bwd against the 8-warp tiles of the commit before, two rounds): d128
+-- m64n128 1.100x and 1.102x (10 shapes), m64n64 1.158x, d64 1.141x, d256 1.01x.
 function S.sm90_bwd_producer(v) return v.warps == 12 end
 -- Whether dQ's bulk reductions stage in the step's dO and Q tiles, where
 -- shared memory has no room for buffers of their own (d256): after phase 2
 -- each warpgroup's 128 columns of both are free until the producer refills the
--- stage, which the reductions' warp releases a step late.
+-- stage, which the reductions' warp releases a step late. H200, 2026-12-04
+-- (bprod3, fwd+bwd against the same tile with vector reductions, two rounds):
+-- 1.305x and 1.306x (1.253-1.346, five d256 shapes).
 function S.sm90_bwd_dq_stage(v)
   return S.sm90_bwd_producer(v) and not S.bwd_dq_bulk(v) and v.d // 2 == 128
 end
