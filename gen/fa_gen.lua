@@ -295,6 +295,7 @@ function M.choose(pr, arch)
         local v = { dir = "bwd", family = fam, d = pr.d, dtype = pr.dtype, bm = t[1], bn = t[2],
           warps = t[3], stages = t[4], g = 1, pos = pr.pos or nil, seg = pr.seg or nil, softcap = pr.softcap or nil }
         local ok, why = S.check(v, arch)
+        if ok and not S.bwd_first_choice(v) then ok, why = false, "not a first choice until it has run on a GPU" end
         if ok then
           return M.key(v), ("heuristic: first %s backward tile of the %d-dim list that fits sm_%s"):format(fam, pr.d,
             tostring(arch))

@@ -98,7 +98,7 @@ S.bwd_tiles = {
 -- The 12-warp tiles add a producer warpgroup (S.sm90_bwd_producer) and come
 -- first for the built-in choice: on the H200 (2026-12-04, bprod, bprod3) they ran
 -- fwd+bwd 1.08-1.15x the 8-warp ones at d64 and d128 and 1.25-1.35x at d256;
--- positions and segments, which they do not serve, fall through to the 8-warp ones.
+-- with positions and segments they wait for a GPU run (S.bwd_first_choice).
 S.bwd_tiles_sm90 = {
   [64]  = { {64, 128, 12, 2}, {64, 128, 8, 2} },
   [128] = { {64, 128, 12, 2}, {64, 128, 8, 2}, {64, 64, 12, 2}, {64, 64, 8, 2} },
@@ -146,14 +146,26 @@ function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end
 -- thread loads K, V once and each step's Q, dO by TMA, completing on
 -- mbarriers, its lanes the step's lse2 and dsum, and the two consumer
 -- warpgroups take the registers it gives back (setmaxnreg: 24 and 240, the
--- whole 65536). Without it every thread issues the step's cp.async copies and
+-- 64512 the CTA launched with at 168 each). Without it every thread issues the step's cp.async copies and
 -- three CTA barriers per step line the warpgroups up. ptxas (sm_90a,
 -- 2026-12-03): the step capped at 240 registers spilled 20 bytes (d128
--- m64n128) with the copies in it and none without. Not with positions or
--- segments (their tables are built by every thread). H200, 2026-12-04 (bprod,
+-- m64n128) with the copies in it and none without. H200, 2026-12-04 (bprod,
 -- fwd+bwd against the 8-warp tiles of the commit before, two rounds): d128
 -- m64n128 1.100x and 1.102x (10 shapes), m64n64 1.158x, d64 1.141x, d256 1.01x.
 function S.sm90_bwd_producer(v) return v.warps == 12 end
+-- With positions or segments the producer also names each step's item (head,
+-- query tile, class: hidden tiles are skipped) in a slot of the stage and
+-- loads the queries' positions and segments beside lse2; the consumers build
+-- a partial tile's bit mask from them. Every 12-warp variant with tokens
+-- compiles without spills (ptxas, sm_90a, 2026-12-04: at d256 only once the
+-- tiles' classes were computed before the warpgroups part, a byte per tile,
+-- and the producer's walk had no divisions). They have not run on a GPU yet:
+-- until `fa-tune verify` passes with them the built-in choice keeps the
+-- 8-warp tiles for tokens (tuning may still pick them: it checks first).
+S.SM90_BWD_TOK_PRODUCER_FIRST = false
+function S.bwd_first_choice(v)
+  return S.SM90_BWD_TOK_PRODUCER_FIRST or not (v.family == "sm90" and S.sm90_bwd_producer(v) and (v.pos or v.seg))
+end
 -- Whether dQ's bulk reductions stage in the step's dO and Q tiles, where
 -- shared memory has no room for buffers of their own (d256): after phase 2
 -- each warpgroup's 128 columns of both are free until the producer refills the
@@ -219,12 +231,22 @@ function S.smem_bytes(v)
   return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
 end
 
--- fa_bwd_dkdv: K, V; Q, dO per stage; P^T, dS^T; lse2, dsum per stage; query
--- tile bounds (sm90: 1024 more to align the swizzled tiles).
+-- fa_bwd_dkdv's token data: the bounds of the query tiles and the key block,
+-- the queries' positions and segments per stage (with a producer then each
+-- stage's slot: head, first row, class; and a byte per query tile, its class),
+-- the keys' and a partial tile's bit mask.
+local function bwd_tok_smem(v)
+  if not (v.pos or v.seg) then return 0 end
+  local prod = v.family == "sm90" and S.sm90_bwd_producer(v)
+  return (S.TABLE_MAX + 1) * 16 + 2 * v.stages * v.bm * 4 + (prod and v.stages * 16 + S.TABLE_MAX or 0) + 2 * v.bn * 4 +
+      v.bn * v.bm // 8
+end
+-- fa_bwd_dkdv: K, V; Q, dO per stage; P^T, dS^T; lse2, dsum per stage; the
+-- token data (sm90: 1024 more to align the swizzled tiles, 64 for the
+-- producer's mbarriers).
 local function bwd_smem_base(v)
-  local tok = v.pos or v.seg
-  return (v.family == "sm90" and 1024 or 0) + (v.family == "sm90" and S.sm90_bwd_producer(v) and 64 or 0) + 2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 +
-      (tok and ((S.TABLE_MAX + 1) * 16 + 2 * v.stages * v.bm * 4 + 2 * v.bn * 4 + v.bn * v.bm // 8) or 0)
+  return (v.family == "sm90" and 1024 or 0) + (v.family == "sm90" and S.sm90_bwd_producer(v) and 64 or 0) +
+      2 * v.bn * v.d * 2 + 2 * v.stages * v.bm * v.d * 2 + 2 * v.bn * v.bm * 2 + 2 * v.stages * v.bm * 4 + bwd_tok_smem(v)
 end
 -- Whether an sm90 backward adds dQ by bulk reductions: each warpgroup writes
 -- its 64x64 fp32 chunk of dS K to a 16 KB buffer of its own and one thread
@@ -379,9 +401,6 @@ end
 local function check_sm90_bwd(v)
   if v.warps ~= 8 and v.warps ~= 12 then
     return false, ("warps %d: the Hopper backward has two consumer warpgroups, with a producer one or not (8 or 12)"):format(v.warps)
-  end
-  if v.warps == 12 and (v.pos or v.seg) then
-    return false, "12 warps: the producer warpgroup is not built for positions or segments"
   end
   if v.bm ~= 64 then return false, ("BM %d: the Hopper backward steps 64 queries"):format(v.bm) end
   if v.bn ~= 64 and v.bn ~= 128 then return false, ("BN %d not in {64,128}"):format(v.bn) end

@@ -14,9 +14,10 @@
 // Tiles are 128-byte swizzled as wgmma reads them. With PRODUCER (12 warps)
 // warpgroup 0 loads them by TMA and the step's lse2 and dsum by its first
 // warp's lanes, completing on mbarriers, and the two consumer warpgroups wait
-// on those and on each other only (named barrier 5); else every thread loads
-// by cp.async behind CTA barriers. The other backward kernels come from
-// bwd_common.cu. Slots are filled by gen/fa_gen.lua.
+// on those and on each other only (named barrier 5); with positions or
+// segments it also names each step's item in a slot of the stage (SLOTS).
+// Else every thread loads by cp.async behind CTA barriers. The other
+// backward kernels come from bwd_common.cu. Slots are filled by gen/fa_gen.lua.
 
 constexpr int BM = ${BM};          // query rows per step (64)
 constexpr int BN = ${BN};          // keys per CTA (64 or 128)
@@ -41,10 +42,15 @@ constexpr bool DQ_COLS = D / NWG >= 64;  // dQ split by columns, else by keys
 constexpr int N3 = DQ_COLS ? D / NWG : D;
 constexpr int K3 = DQ_COLS ? BN : BN / NWG;
 constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
+// Token data in shared memory: query positions and segments per stage (read by
+// the consumers' vmask build), with PRODUCER then each stage's slot (the
+// item's query head, first row and class) and the query tiles' classes.
+constexpr bool SLOTS = PRODUCER && HAS_TOK;  // the producer names each step's item (tokens skip tiles)
+constexpr int TOKQ = HAS_TOK ? STAGES * 2 * BM + (SLOTS ? STAGES * 4 + TABLE_MAX / 4 : 0) : 0;
 static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NC % DC == 0 && (BM * DC) % NC == 0 && (BN * DC) % NC == 0 && (NC / DC) % 8 == 0, "copy shapes");
-static_assert(NWG == 2 && !(PRODUCER && HAS_TOK), "two consumer warpgroups; the producer has no token tables");
+static_assert(NWG == 2, "two consumer warpgroups");
 static_assert(!DQ_STAGE || (PRODUCER && DQ_TILED && !RS2 && D / NWG == 128),
               "dQ's two chunks per warpgroup go where its phase 2 read dO and Q: its own 128 columns");
 
@@ -103,7 +109,9 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
   float *sL = (float *)(smem + (bars - sK) + (PRODUCER ? 64 : 0));  // [STAGES][BM] lse2
   float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
   int *sTok = (int *)(sD + STAGES * BM);                 // [STAGES][2][BM] q_pos, q_seg
-  int *sKtok = sTok + (HAS_TOK ? STAGES * 2 * BM : 0);   // [2][BN] k_pos, k_seg
+  int *slot = sTok + STAGES * 2 * BM;                    // SLOTS: [STAGES][4] h, m0, class
+  unsigned char *tcls = (unsigned char *)(slot + STAGES * 4);  // SLOTS: [TABLE_MAX] the query tiles' classes
+  int *sKtok = sTok + TOKQ;                              // [2][BN] k_pos, k_seg
   u32 *vmask = (u32 *)(sKtok + (HAS_TOK ? 2 * BN : 0));  // [BN][BM/32]
   TileBounds *qtab = (TileBounds *)(vmask + (HAS_TOK ? BN * BM / 32 : 0));
   TileBounds *kb_own = qtab + TABLE_MAX;
@@ -142,11 +150,14 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
       }
       fence_mbar_init();
     }
-    __syncthreads();  // the only CTA barrier: the warpgroups part here
+    if constexpr (SLOTS)  // the classes once, for the producer's 24 registers
+      for (int t = tid; t < min(nmt, TABLE_MAX); t += NT) tcls[t] = (unsigned char)classify(mt_lo + t);
+    __syncthreads();  // the last CTA barrier: the warpgroups part here
     if (tid < 128) {
       // Producer: its first warp loads K, V once, then per item Q and dO by
       // TMA (rows past Tq read zeros) and lse2, dsum by its lanes, into the
-      // stage the consumers last released.
+      // stage the consumers last released; with tokens also the queries'
+      // positions and segments, and the item's slot.
       setmaxnreg_dec<24>();
       if (tid >= 32) return;
       if (lane == 0) {
@@ -157,18 +168,25 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
           tma_load4(sV + c * BN * 128, tv, c * 64, n0, kvh, b, barKV);
         }
       }
-      for (int it = 0; it < nitems; ++it) {
-        const int s = it % STAGES, h = h_lo + it / nmt, m0 = (mt_lo + it % nmt) * BM;
+      // Item n: query head h, tile mt of class cls into stage n % STAGES.
+      auto produce = [&](int n, int h, int mt, int cls) {
+        const int s = n % STAGES, m0 = mt * BM;
         const i64 row = ((i64)b * p.Hq + h) * p.Tq + m0;
-        float l2[BM / 32], ds[BM / 32];  // loaded before the wait, stored after it
+        // lse2 and dsum loaded before the wait and stored after it; with
+        // tokens after it (d256 had no registers to carry them across).
+        float l2[BM / 32], ds[BM / 32];
+        auto rowdata = [&]() {
 #pragma unroll
-        for (int k = 0; k < BM / 32; ++k) {
-          const bool in = m0 + lane + 32 * k < p.Tq;
-          l2[k] = in ? bp.lse2[row + lane + 32 * k] : 0.f;
-          ds[k] = in ? bp.dsum[row + lane + 32 * k] : 0.f;
-        }
-        mbar_wait(empty(s), ((it / STAGES) & 1) ^ 1);
+          for (int k = 0; k < BM / 32; ++k) {
+            const bool in = m0 + lane + 32 * k < p.Tq;
+            l2[k] = in ? bp.lse2[row + lane + 32 * k] : 0.f;
+            ds[k] = in ? bp.dsum[row + lane + 32 * k] : 0.f;
+          }
+        };
+        if constexpr (!SLOTS) rowdata();
+        mbar_wait(empty(s), ((n / STAGES) & 1) ^ 1);
         if (lane == 0) {
+          if constexpr (SLOTS) slot[4 * s] = h, slot[4 * s + 1] = m0, slot[4 * s + 2] = cls;
           mbar_expect_tx(full(s), 2 * QBYTES);
 #pragma unroll
           for (int c = 0; c < D / 64; ++c) {
@@ -176,12 +194,35 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
             tma_load4(sO + s * QBYTES + c * BM * 128, tdo, c * 64, h, m0, b, full(s));
           }
         }
+        if constexpr (SLOTS) rowdata();
 #pragma unroll
         for (int k = 0; k < BM / 32; ++k) {
           sL[s * BM + lane + 32 * k] = l2[k];
           sD[s * BM + lane + 32 * k] = ds[k];
+          if constexpr (HAS_TOK) {
+            const int m = b * p.Tq + min(m0 + lane + 32 * k, Lq - 1);
+            sTok[s * 2 * BM + lane + 32 * k] = HAS_POS ? p.q_pos[m] : 0;
+            sTok[s * 2 * BM + BM + lane + 32 * k] = HAS_SEG ? p.q_seg[m] : 0;
+          }
         }
         mbar_arrive(full(s));
+      };
+      if constexpr (SLOTS) {
+        // Hidden tiles skipped by nested loops (24 registers: no room for
+        // divisions), then a slot with no item ends the consumers' walk.
+        int n = 0;
+        for (int h = h_lo; h < h_hi; ++h)
+          for (int mt = mt_lo; mt < mt_lo + nmt; ++mt)
+            if (const int cls = mt - mt_lo < TABLE_MAX ? tcls[mt - mt_lo] : 1) produce(n++, h, mt, cls);
+        const int s = n % STAGES;
+        mbar_wait(empty(s), ((n / STAGES) & 1) ^ 1);
+        if (lane == 0) {
+          slot[4 * s + 1] = -1;
+          mbar_arrive(full(s));
+        }
+        mbar_arrive(full(s));
+      } else {
+        for (int it = 0; it < nitems; ++it) produce(it, h_lo + it / nmt, mt_lo + it % nmt, 2);
       }
       return;
     }
@@ -234,15 +275,22 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[j][e] = dv[j][e] = 0.f;
 
-  int it = next_item(0), st = 0, n = 0;  // n: steps done
+  // With SLOTS the stage's slot names the item (it stays 0) and one with no
+  // item ends the walk.
+  int it = SLOTS ? 0 : next_item(0), st = 0, n = 0;  // n: steps done
   if (it < nitems) load_item(it, 0);
   if (!PRODUCER) cp_commit();
-  while (it < nitems) {
-    const int nxt = next_item(it + 1);
-    const int h = h_lo + it / nmt, mt = mt_lo + it % nmt, m0 = mt * BM;
+  while (SLOTS || it < nitems) {
+    if constexpr (SLOTS) {
+      mbar_wait(full(st), (n / STAGES) & 1);
+      if (slot[4 * st + 1] < 0) break;
+    }
+    const int nxt = SLOTS ? 0 : next_item(it + 1);
+    const int h = SLOTS ? slot[4 * st] : h_lo + it / nmt, mt = mt_lo + it % nmt;
+    const int m0 = SLOTS ? slot[4 * st + 1] : mt * BM;
     const u32 qs = sQ + st * QBYTES, os = sO + st * QBYTES;
     if constexpr (PRODUCER) {
-      mbar_wait(full(st), (n / STAGES) & 1);
+      if (!SLOTS) mbar_wait(full(st), (n / STAGES) & 1);
       if (m0 + BM > Lq && Lq < p.Tq) {  // varlen: rows in [Lq, Tq) are the caller's
         zero_rows<BM>(qs, max(Lq - m0, 0), min(BM, p.Tq - m0), ctid);
         zero_rows<BM>(os, max(Lq - m0, 0), min(BM, p.Tq - m0), ctid);
@@ -256,7 +304,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
       fence_proxy_async();  // cp.async wrote through the generic proxy; wgmma reads through the async one
       __syncthreads();      // Q, dO, lse2, dsum of this item landed
     }
-    const int cls = classify(mt);
+    const int cls = SLOTS ? slot[4 * st + 2] : classify(mt);
 
     // 1. S^T and dP^T: A = K, V rows of this key group, B = Q, dO rows of
     // this warpgroup's queries, both K-major (a 16-wide k step moves 32 bytes
@@ -264,7 +312,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     // the chunk's dK, dV products take registers (RS2: unrolled, they spilled
     // 204 bytes at d128).
     if (HAS_TOK && cls == 1) {
-      bwd_vmask<BM, BN, WARPS>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
+      bwd_vmask<BM, BN, NC / 32>(p, m0, n0, Lq, Lk, off, sTok + st * 2 * BM, sKtok, vmask, warp, lane);
       csync();
     }
 #pragma unroll(RS2 ? 1 : N1 / P1)

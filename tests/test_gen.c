@@ -67,11 +67,12 @@ int main(void) {
   bad_key(g, "fwd_sm90_d128_bf16_m192n128_w12_s2_g1", 0, "64 rows per consumer warpgroup");
   bad_key(g, "fwd_sm90_d128_bf16_m128n72_w12_s2_g1", 0, "multiple of 16");
   bad_key(g, "fwd_sm90_d256_bf16_m128n128_w12_s2_g1", 0, "registers");
-  /* ... and its backward: two consumer warpgroups (12 warps: a producer one too, not with
-  ** positions or segments), 64 queries per step, bounded accumulators. */
+  /* ... and its backward: two consumer warpgroups (12 warps: a producer one too), 64 queries
+  ** per step, bounded accumulators. */
   bad_key(g, "bwd_sm90_d128_bf16_m64n64_w4_s2_g1", 0, "two consumer warpgroups");
   bad_key(g, "bwd_sm90_d128_bf16_m64n64_w16_s2_g1", 0, "two consumer warpgroups");
-  bad_key(g, "bwd_sm90_d128_bf16_m64n128_w12_s2_g1_pos_seg", 0, "positions or segments");
+  CHECK(fa_gen_check_key(NULL, g, "bwd_sm90_d128_bf16_m64n128_w12_s2_g1_pos_seg", 90) == FA_OK,
+        "the sm90 backward with a producer and tokens: %s", fa_errmsg(NULL));
   CHECK(fa_gen_check_key(NULL, g, "bwd_sm90_d128_bf16_m64n128_w12_s2_g1_softcap", 90) == FA_OK,
         "the sm90 backward with a producer: %s", fa_errmsg(NULL));
   bad_key(g, "bwd_sm90_d128_bf16_m128n64_w8_s2_g1", 0, "steps 64 queries");
@@ -181,6 +182,15 @@ int main(void) {
   char key[160], why[256];
   CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK, "choose: %s", fa_errmsg(NULL));
   CHECK(fa_gen_fits(NULL, g, key, &pr, 90) == FA_OK && strstr(key, "_g8_pos_seg"), "heuristic %s fits (%s)", key, why);
+  /* The backward's built-in choice: the 12-warp tiles first, but with tokens the 8-warp ones
+  ** until the 12-warp ones have run on a GPU (fa_space.lua: S.bwd_first_choice). */
+  pr.bwd = 1;
+  CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK &&
+            !strcmp(key, "bwd_sm90_d256_bf16_m64n64_w8_s2_g1_pos_seg"), "backward with tokens: %s (%s)", key, why);
+  pr.pos = pr.seg = 0;
+  CHECK(fa_gen_choose(NULL, g, &pr, 90, key, sizeof key, why, sizeof why) == FA_OK &&
+            !strcmp(key, "bwd_sm90_d256_bf16_m64n64_w12_s2_g1"), "plain backward: %s (%s)", key, why);
+  fa_gen_problem_from(&p, &pr);
   {
     fa_problem q;
     fa_problem_init(&q, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 4, 2048, 2048, 32, 32, 128);
