@@ -202,6 +202,13 @@
 #          every sm90 backward variant, the API tests, the d256 12-warp variant against
 #          build/fa-tune-prod1 on five d256 shapes, twice; if it won and verify passed, the
 #          H200's backward winners re-tuned (retune_bwd).
+#   ptok   the 12-warp backward with positions and segments (the producer names each step's
+#          item in a slot; 2026-12-04, compiled only): smoke on the d256 pos_seg one (a hang ends
+#          the call), verify every sm90 backward variant, the API tests, then every sm90 backward
+#          variant on the Gemma grid, forward+backward, twice (tok.md: the 12-warp tiles as B
+#          over the 8-warp ones as A, per shape).
+#   ptune  after ptok passed: the H200's backward winners re-tuned (every sm90 backward text
+#          changed in ptok's commit), then the API tests with the new selection.
 #   pfin   after bprod3's tuning.db is committed: forward+backward on both grids beside FA2 and
 #          cuDNN, the export run with NVRTC made unavailable, the Gemma grid forward+backward
 #          beside every peer (as gemmabwd).
@@ -452,6 +459,21 @@ case ${1:-sweep} in
       "$D256_AB --shape 4,2048,2048,16,16,256,causal --shape 4,8192,8192,8,1,256,causal" 'd256'
     win=$(ab_winner fa-tune-prod1 1.005); echo "winner $win (verify FAIL lines: $nf)"
     if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 420; fi ;;
+  ptok)
+    carried_cache
+    checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1_pos_seg bwd_sm90 300
+    for r in 1 2; do
+      timeout 150 ./build/fa-tune bench --grid gemma --mode fwdbwd --filter bwd_sm90 --all --reps 10 > "$F/tok_$r.txt" 2>&1
+      stamp "gemma all $r rc=$?"
+    done
+    python3 bench/variants_ab.py --a '_w8_' --b '_w12_' "r1=$F/tok_1.txt" > "$F/tok.md" 2>&1
+    python3 bench/variants_ab.py --a '_w8_' --b '_w12_' "r2=$F/tok_2.txt" >> "$F/tok.md" 2>&1
+    cat "$F/tok.md" ;;
+  ptune)
+    carried_cache
+    retune_bwd 420
+    [ -f "$F/tuning.db" ] && cp "$F/tuning.db" tuning.db
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt" ;;
   pfin)
     carried_cache
     grid fwdbwd; tail -4 "$F/compare_fwdbwd.md"
