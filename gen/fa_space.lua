@@ -38,7 +38,6 @@ S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in sm
 S.ACC_BUDGET = 176
 S.ACC_BUDGET_SOFTCAP = 160
 S.ACC_BUDGET_TOK = 144
-S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
 -- Register budget per thread: accumulators (O: d/2, S: BN/2 per 16-row block)
 -- plus about 40 for fragments, addresses and row state. Measured with ptxas
 -- for sm_90a (2026-11-25): d128 with two row blocks per warp (BM128 w4) spilled

@@ -47,6 +47,7 @@ constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
 // item's query head, first row and class) and the query tiles' classes.
 constexpr bool SLOTS = PRODUCER && HAS_TOK;  // the producer names each step's item (tokens skip tiles)
 constexpr int TOKQ = HAS_TOK ? STAGES * 2 * BM + (SLOTS ? STAGES * 4 + TABLE_MAX / 4 : 0) : 0;
+static_assert(TABLE_MAX % 16 == 0, "the class bytes end on a 16-byte boundary (the tile bounds follow)");
 static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NC % DC == 0 && (BM * DC) % NC == 0 && (BN * DC) % NC == 0 && (NC / DC) % 8 == 0, "copy shapes");
@@ -145,7 +146,7 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
     if (tid == 0) {
       mbar_init(barKV, 1);
       for (int s = 0; s < STAGES; ++s) {
-        mbar_init(full(s), 33);        // the copies' thread (with their bytes) and 32 lanes' lse2, dsum
+        mbar_init(full(s), 33);        // the copies' thread (with their bytes; the end slot: without) and 32 lanes
         mbar_init(empty(s), NC / 32);  // every consumer warp
       }
       fence_mbar_init();
@@ -209,7 +210,9 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
       };
       if constexpr (SLOTS) {
         // Hidden tiles skipped by nested loops (24 registers: no room for
-        // divisions), then a slot with no item ends the consumers' walk.
+        // divisions), then a slot with no item ends the consumers' walk. With
+        // DQ_STAGE it goes to the stage of item N - 2, which the consumers
+        // release at step N - 1; the last item's stage is never released.
         int n = 0;
         for (int h = h_lo; h < h_hi; ++h)
           for (int mt = mt_lo; mt < mt_lo + nmt; ++mt)
