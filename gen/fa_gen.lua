@@ -216,6 +216,7 @@ function M.emit(key)
     slots.DQ_TURN = tostring(S.sm90_bwd_dq_turn(v))
     slots.PRODUCER = tostring(S.sm90_bwd_producer(v))
     slots.DQ_STAGE = tostring(S.sm90_bwd_dq_stage(v))
+    slots.SMEM = S.bwd_smem(v)  -- the launch's shared memory, which the layout must fit
   elseif v.family == "sm90" then
     local ab = v.dtype == "bf16" and "bf16" or "f16"
     slots.WGMMA = wgmma_fn("wgmma_s", v.bn, ab, false) .. "\n\n" .. wgmma_fn("wgmma_o", v.d, ab, true)

@@ -48,6 +48,18 @@ constexpr u32 QBYTES = BM * D * 2, KBYTES = BN * D * 2, PBYTES = BN * BM * 2;
 constexpr bool SLOTS = PRODUCER && HAS_TOK;  // the producer names each step's item (tokens skip tiles)
 constexpr int TOKQ = HAS_TOK ? STAGES * 2 * BM + (SLOTS ? STAGES * 4 + TABLE_MAX / 4 : 0) : 0;
 static_assert(TABLE_MAX % 16 == 0, "the class bytes end on a 16-byte boundary (the tile bounds follow)");
+// Shared memory, in bytes from the first 1024-byte boundary (the swizzle
+// pattern repeats every 1024 bytes: tiles start on one): K, V; Q, dO per
+// stage; P^T, dS^T ([BN][BM]); DQ_TILED's buffers where not DQ_STAGE ([2
+// warpgroups][64][64] fp32); PRODUCER's mbarriers; lse2, dsum per stage; the
+// token data. The launch gives SMEM bytes (gen/fa_space.lua: S.bwd_smem),
+// 1024 of them for the alignment.
+constexpr u32 O_V = KBYTES, O_Q = 2 * KBYTES, O_O = O_Q + STAGES * QBYTES, O_P = O_O + STAGES * QBYTES;
+constexpr u32 O_S = O_P + PBYTES, O_DQ = O_S + PBYTES, O_BARS = O_DQ + (DQ_TILED && !DQ_STAGE ? 2 * 16384 : 0);
+constexpr u32 O_L = O_BARS + (PRODUCER ? 64 : 0), O_D = O_L + STAGES * BM * 4, O_TOK = O_D + STAGES * BM * 4;
+constexpr u32 O_KTOK = O_TOK + TOKQ * 4, O_VMASK = O_KTOK + (HAS_TOK ? 2 * BN * 4 : 0);
+constexpr u32 O_QTAB = O_VMASK + (HAS_TOK ? BN * BM / 8 : 0), O_END = O_QTAB + (HAS_TOK ? (TABLE_MAX + 1) * 16 : 0);
+static_assert(1024 + O_END <= ${SMEM}, "the layout fits the launch's shared memory");
 static_assert(BM == 64 && BN % 64 == 0 && NWG % KW == 0, "tile shape");
 static_assert(N1 % P1 == 0 && P1 % 16 == 0 && N2 % 64 == 0 && N3 % 64 == 0 && K3 % 16 == 0, "warpgroup shares");
 static_assert(NC % DC == 0 && (BM * DC) % NC == 0 && (BN * DC) % NC == 0 && (NC / DC) % 8 == 0, "copy shapes");
@@ -100,21 +112,19 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
   // The swizzle pattern repeats every 1024 bytes: tiles start on that boundary.
   const u32 raw = smem_u32(smem_raw), sK = (raw + 1023) & ~1023u;
   unsigned char *smem = smem_raw + (sK - raw);
-  const u32 sV = sK + KBYTES, sQ = sV + KBYTES, sO = sQ + STAGES * QBYTES;
-  const u32 sP = sO + STAGES * QBYTES, sS = sP + PBYTES;  // P^T, dS^T: [BN][BM]
-  const u32 sDQ = sS + PBYTES;                            // DQ_TILED, not DQ_STAGE: [2 warpgroups][64][64] fp32
+  const u32 sV = sK + O_V, sQ = sK + O_Q, sO = sK + O_O, sP = sK + O_P, sS = sK + O_S, sDQ = sK + O_DQ;
   // PRODUCER's mbarriers: K and V full, then Q/dO (and lse2, dsum) full and empty per stage.
-  const u32 bars = sDQ + (DQ_TILED && !DQ_STAGE ? 2 * 16384 : 0), barKV = bars;
+  const u32 bars = sK + O_BARS, barKV = bars;
   auto full = [&](int s) { return bars + 8 + 8 * s; };
   auto empty = [&](int s) { return bars + 8 + 8 * (STAGES + s); };
-  float *sL = (float *)(smem + (bars - sK) + (PRODUCER ? 64 : 0));  // [STAGES][BM] lse2
-  float *sD = sL + STAGES * BM;                          // [STAGES][BM] dsum
-  int *sTok = (int *)(sD + STAGES * BM);                 // [STAGES][2][BM] q_pos, q_seg
+  float *sL = (float *)(smem + O_L);                     // [STAGES][BM] lse2
+  float *sD = (float *)(smem + O_D);                     // [STAGES][BM] dsum
+  int *sTok = (int *)(smem + O_TOK);                     // [STAGES][2][BM] q_pos, q_seg
   int *slot = sTok + STAGES * 2 * BM;                    // SLOTS: [STAGES][4] h, m0, class
   unsigned char *tcls = (unsigned char *)(slot + STAGES * 4);  // SLOTS: [TABLE_MAX] the query tiles' classes
-  int *sKtok = sTok + TOKQ;                              // [2][BN] k_pos, k_seg
-  u32 *vmask = (u32 *)(sKtok + (HAS_TOK ? 2 * BN : 0));  // [BN][BM/32]
-  TileBounds *qtab = (TileBounds *)(vmask + (HAS_TOK ? BN * BM / 32 : 0));
+  int *sKtok = (int *)(smem + O_KTOK);                   // [2][BN] k_pos, k_seg
+  u32 *vmask = (u32 *)(smem + O_VMASK);                  // [BN][BM/32]
+  TileBounds *qtab = (TileBounds *)(smem + O_QTAB);
   TileBounds *kb_own = qtab + TABLE_MAX;
 
   const int tid = threadIdx.x, lane = tid & 31;
