@@ -160,7 +160,10 @@ function S.sm90_bwd_producer(v) return v.warps == 12 end
 -- tiles' classes were computed before the warpgroups part, a byte per tile,
 -- and the producer's walk had no divisions). They have not run on a GPU yet:
 -- until `fa-tune verify` passes with them the built-in choice keeps the
--- 8-warp tiles for tokens (tuning may still pick them: it checks first).
+-- 8-warp tiles for tokens (tuning may still pick them: it checks first), and
+-- S.SM90_BWD_TOK_PRODUCER = false takes them out of the space altogether
+-- (should they fail on the GPU before they are fixed).
+S.SM90_BWD_TOK_PRODUCER = true
 S.SM90_BWD_TOK_PRODUCER_FIRST = false
 function S.bwd_first_choice(v)
   return S.SM90_BWD_TOK_PRODUCER_FIRST or not (v.family == "sm90" and S.sm90_bwd_producer(v) and (v.pos or v.seg))
@@ -400,6 +403,9 @@ end
 local function check_sm90_bwd(v)
   if v.warps ~= 8 and v.warps ~= 12 then
     return false, ("warps %d: the Hopper backward has two consumer warpgroups, with a producer one or not (8 or 12)"):format(v.warps)
+  end
+  if v.warps == 12 and (v.pos or v.seg) and not S.SM90_BWD_TOK_PRODUCER then
+    return false, "12 warps with positions or segments: switched off (S.SM90_BWD_TOK_PRODUCER)"
   end
   if v.bm ~= 64 then return false, ("BM %d: the Hopper backward steps 64 queries"):format(v.bm) end
   if v.bn ~= 64 and v.bn ~= 128 then return false, ("BN %d not in {64,128}"):format(v.bn) end
