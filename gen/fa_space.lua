@@ -145,8 +145,9 @@ function S.sm90_bwd_lazy_dkv(v) return not (v.pos or v.seg) end
 -- thread loads K, V once and each step's Q, dO by TMA, completing on
 -- mbarriers, its lanes the step's lse2 and dsum, and the two consumer
 -- warpgroups take the registers it gives back (setmaxnreg: 24 and 240, the
--- 64512 the CTA launched with at 168 each). Without it every thread issues the step's cp.async copies and
--- three CTA barriers per step line the warpgroups up. ptxas (sm_90a,
+-- 64512 the CTA launched with at 168 each). Without it every thread issues
+-- the step's cp.async copies and three CTA barriers per step line the
+-- warpgroups up. ptxas (sm_90a,
 -- 2026-12-03): the step capped at 240 registers spilled 20 bytes (d128
 -- m64n128) with the copies in it and none without. H200, 2026-12-04 (bprod,
 -- fwd+bwd against the 8-warp tiles of the commit before, two rounds): d128
