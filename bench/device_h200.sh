@@ -466,8 +466,10 @@ case ${1:-sweep} in
       timeout 150 ./build/fa-tune bench --grid gemma --mode fwdbwd --filter bwd_sm90 --all --reps 10 > "$F/tok_$r.txt" 2>&1
       stamp "gemma all $r rc=$?"
     done
-    python3 bench/variants_ab.py --a '_w8_' --b '_w12_' "r1=$F/tok_1.txt" > "$F/tok.md" 2>&1
-    python3 bench/variants_ab.py --a '_w8_' --b '_w12_' "r2=$F/tok_2.txt" >> "$F/tok.md" 2>&1
+    for r in 1 2; do  # the token rows, then every row with both tiles
+      python3 bench/variants_ab.py --a '_w8_s2_g1_(pos|seg)' --b '_w12_s2_g1_(pos|seg)' "r$r=$F/tok_$r.txt"
+      python3 bench/variants_ab.py --a '_w8_' --b '_w12_' "r$r=$F/tok_$r.txt" | tail -1
+    done > "$F/tok.md" 2>&1
     cat "$F/tok.md" ;;
   ptune)
     carried_cache
