@@ -183,18 +183,19 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
       auto produce = [&](int n, int h, int mt, int cls) {
         const int s = n % STAGES, m0 = mt * BM;
         const i64 row = ((i64)b * p.Hq + h) * p.Tq + m0;
-        // lse2 and dsum loaded before the wait and stored after it; with
-        // tokens after it (d256 had no registers to carry them across).
-        float l2[BM / 32], ds[BM / 32];
-        auto rowdata = [&]() {
+        float l2[BM / 32], ds[BM / 32];  // loaded before the wait, stored after it
+        int qp[HAS_TOK ? BM / 32 : 1], qg[HAS_TOK ? BM / 32 : 1];
 #pragma unroll
-          for (int k = 0; k < BM / 32; ++k) {
-            const bool in = m0 + lane + 32 * k < p.Tq;
-            l2[k] = in ? bp.lse2[row + lane + 32 * k] : 0.f;
-            ds[k] = in ? bp.dsum[row + lane + 32 * k] : 0.f;
+        for (int k = 0; k < BM / 32; ++k) {
+          const bool in = m0 + lane + 32 * k < p.Tq;
+          l2[k] = in ? bp.lse2[row + lane + 32 * k] : 0.f;
+          ds[k] = in ? bp.dsum[row + lane + 32 * k] : 0.f;
+          if constexpr (HAS_TOK) {
+            const int m = b * p.Tq + min(m0 + lane + 32 * k, Lq - 1);
+            qp[k] = HAS_POS ? p.q_pos[m] : 0;
+            qg[k] = HAS_SEG ? p.q_seg[m] : 0;
           }
-        };
-        if constexpr (!SLOTS) rowdata();
+        }
         mbar_wait(empty(s), ((n / STAGES) & 1) ^ 1);
         if (lane == 0) {
           if constexpr (SLOTS) slot[4 * s] = h, slot[4 * s + 1] = m0, slot[4 * s + 2] = cls;
@@ -205,16 +206,11 @@ fa_bwd_dkdv(const Params p, const BwdParams bp, const __grid_constant__ TmaDesc 
             tma_load4(sO + s * QBYTES + c * BM * 128, tdo, c * 64, h, m0, b, full(s));
           }
         }
-        if constexpr (SLOTS) rowdata();
 #pragma unroll
         for (int k = 0; k < BM / 32; ++k) {
           sL[s * BM + lane + 32 * k] = l2[k];
           sD[s * BM + lane + 32 * k] = ds[k];
-          if constexpr (HAS_TOK) {
-            const int m = b * p.Tq + min(m0 + lane + 32 * k, Lq - 1);
-            sTok[s * 2 * BM + lane + 32 * k] = HAS_POS ? p.q_pos[m] : 0;
-            sTok[s * 2 * BM + BM + lane + 32 * k] = HAS_SEG ? p.q_seg[m] : 0;
-          }
+          if constexpr (HAS_TOK) sTok[s * 2 * BM + lane + 32 * k] = qp[k], sTok[s * 2 * BM + BM + lane + 32 * k] = qg[k];
         }
         mbar_arrive(full(s));
       };
