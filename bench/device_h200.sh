@@ -204,11 +204,11 @@
 #          H200's backward winners re-tuned (retune_bwd).
 #   ptok   the 12-warp backward with positions and segments (the producer names each step's
 #          item in a slot; 2026-12-04, compiled only): smoke on the d256 pos_seg one (a hang ends
-#          the call), verify every sm90 backward variant, the API tests, then every sm90 backward
-#          variant on the Gemma grid, forward+backward, twice (tok.md: the 12-warp tiles as B
-#          over the 8-warp ones as A, per shape).
-#   ptune  after ptok passed: the H200's backward winners re-tuned (every sm90 backward text
-#          changed in ptok's commit), then the API tests with the new selection.
+#          the call), verify every 12-warp sm90 backward variant, the API tests; if verify passed,
+#          the H200's backward winners re-tuned (every sm90 backward text changed) and tok.md
+#          from that run's measurements: per bucket the best 12-warp token tile as B over the
+#          best 8-warp one as A (bench/bucket_ab.py), then the API tests with the new selection.
+#   ptune  the re-tune alone, should ptok's have been cut short.
 #   pfin   after bprod3's tuning.db is committed: forward+backward on both grids beside FA2 and
 #          cuDNN, the export run with NVRTC made unavailable, the Gemma grid forward+backward
 #          beside every peer (as gemmabwd).
@@ -310,10 +310,10 @@ gemma_fwd() {  # the Gemma grid's forward beside every peer (bench/peers.py)
 }
 D64_AB="--shape 4,4096,4096,16,16,64 --shape 4,4096,4096,16,16,64,causal"
 D256_AB="--shape 4,4096,4096,8,1,256 --shape 4,4096,4096,8,1,256,causal --shape 4,4096,4096,16,16,256"
-checks() {  # $1 smoke variant, $2 verify filter, $3 its timeout: smoke, verify, the API tests; nf = verify's FAIL lines
+checks() {  # $1 smoke variant, $2 verify filter, $3 its timeout: smoke, verify, the API tests; nf = verify's FAIL lines, vrc its status
   smoke "$1"
   timeout "$3" ./build/fa-tune verify --filter "$2" --quiet > "$F/verify.txt" 2>&1
-  stamp "verify rc=$?"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
+  vrc=$?; stamp "verify rc=$vrc"; tail -1 "$F/verify.txt"; nf=$(grep -c FAIL "$F/verify.txt")
   timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt"
 }
 bwd_check() { checks bwd_sm90_d128_bf16_m64n128_w8_s2_g1 bwd_sm90 150; }
@@ -461,16 +461,18 @@ case ${1:-sweep} in
     if [ "$nf" = 0 ] && [ "$win" = fa-tune ]; then retune_bwd 420; fi ;;
   ptok)
     carried_cache
-    checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1_pos_seg bwd_sm90 300
-    for r in 1 2; do
-      timeout 150 ./build/fa-tune bench --grid gemma --mode fwdbwd --filter bwd_sm90 --all --reps 10 > "$F/tok_$r.txt" 2>&1
-      stamp "gemma all $r rc=$?"
-    done
-    for r in 1 2; do  # the token rows, then every row with both tiles
-      python3 bench/variants_ab.py --a '_w8_s2_g1_(pos|seg)' --b '_w12_s2_g1_(pos|seg)' "r$r=$F/tok_$r.txt"
-      python3 bench/variants_ab.py --a '_w8_' --b '_w12_' "r$r=$F/tok_$r.txt" | tail -1
-    done > "$F/tok.md" 2>&1
-    cat "$F/tok.md" ;;
+    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1_pos_seg "bwd_sm90 w12" 150
+    if [ "$nf" = 0 ] && [ "$vrc" = 0 ]; then
+      retune_bwd 330
+      db=$F/tuning.db; [ -f "$db" ] || db=$F/tuning_partial.db
+      { python3 bench/bucket_ab.py "$db" --gpu H200 --bucket 'bwd%' --since "$since" \
+          --a '_w8_s2_g1_(pos|seg)' --b '_w12_s2_g1_(pos|seg)'
+        python3 bench/bucket_ab.py "$db" --gpu H200 --bucket 'bwd%' --since "$since" --a '_w8_' --b '_w12_' | tail -1
+      } > "$F/tok.md" 2>&1; cat "$F/tok.md"
+      cp "$db" tuning.db
+      timeout 60 ./build/tests/test_api gpu > "$F/api_gpu2.txt" 2>&1; stamp "api gpu (re-tuned) rc=$?"; tail -1 "$F/api_gpu2.txt"
+    fi ;;
   ptune)
     carried_cache
     retune_bwd 420
