@@ -124,6 +124,8 @@ const bench_row *bench_std_of(const bench_rows *rs, const bench_row *r);
 ** no_run. *made: 1 if the PNGs were drawn; if not, says on stderr how to draw
 ** them later. Returns the number of PNGs the script draws, or -1 on an I/O error. */
 int bench_plots(const bench_rows *rs, const char *dir, int no_run, int *made);
+/* mkdir -p: path and its parents; 0 or -1 (errno). */
+int bench_mkdirs(const char *path);
 
 /* ---- bench_std.c: standard attention (cuBLAS GEMMs + templates/softmax.cu) ---- */
 

@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include "bench.h"
 
-static int mkdirs(const char *path) {
+/* mkdir -p: path and its parents; 0 or -1 (errno). */
+int bench_mkdirs(const char *path) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", path);
   for (char *c = buf + 1; *c; ++c)
@@ -73,7 +74,7 @@ int bench_plots(const bench_rows *rs, const char *dir, int no_run, int *made) {
   int nf = bench_families(rs, fams, 128);
   char path[4096];
   snprintf(path, sizeof path, "%s/data", dir);
-  if (mkdirs(path)) { fprintf(stderr, "fa-bench: cannot create %s\n", path); return -1; }
+  if (bench_mkdirs(path)) { fprintf(stderr, "fa-bench: cannot create %s\n", path); return -1; }
   snprintf(path, sizeof path, "%s/plots.gp", dir);
   FILE *gp = fopen(path, "w");
   if (!gp) { fprintf(stderr, "fa-bench: cannot write %s\n", path); return -1; }

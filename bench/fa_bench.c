@@ -5,10 +5,8 @@
 ** speedup, peak device memory and precision, as a terminal table, a CSV, a
 ** markdown report and gnuplot PNGs.
 */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "bench.h"
@@ -75,18 +73,6 @@ static const char usage[] =
     "\n"
     "Exit status: 0 success, 1 failure (a shape failed: see its status), 2 usage, 77 skipped (no GPU).\n";
 
-static int mkdirs(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *c = buf + 1; *c; ++c)
-    if (*c == '/') {
-      *c = 0;
-      if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-      *c = '/';
-    }
-  return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 static void dir_of(const char *path, char *out, size_t n) {
   const char *slash = strrchr(path, '/');
   if (!slash) snprintf(out, n, ".");
@@ -115,7 +101,7 @@ static int report(const char *csv, const char *md, const char *plots, int no_gnu
   int made = 0, rc = 0;
   char mddir[4096], rel[4096];
   dir_of(md, mddir, sizeof mddir);
-  if (mkdirs(mddir) || mkdirs(plots)) { fprintf(stderr, "fa-bench: cannot create %s or %s\n", mddir, plots); rc = 1; }
+  if (bench_mkdirs(mddir) || bench_mkdirs(plots)) { fprintf(stderr, "fa-bench: cannot create %s or %s\n", mddir, plots); rc = 1; }
   int pngs = rc ? -1 : bench_plots(&rs, plots, no_gnuplot, &made);
   if (pngs < 0) rc = 1;
   plots_link(md, plots, rel, sizeof rel);
@@ -150,7 +136,7 @@ static int run(bench_opts *o) {
   if (r == 77) { printf("SKIPPED: needs a GPU: %s\n", why); return 77; }
   if (r) { fprintf(stderr, "fa-bench: %s\n", why); return 1; }
   dir_of(csv, d, sizeof d);
-  FILE *f = mkdirs(d) ? NULL : fopen(csv, "w");
+  FILE *f = bench_mkdirs(d) ? NULL : fopen(csv, "w");
   if (!f) { fprintf(stderr, "fa-bench: cannot write %s\n", csv); bench_env_close(env); return 1; }
   char date[64];
   time_t now = time(NULL);
