@@ -159,8 +159,10 @@ int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload_
   }
   if (p->features & FA_FEAT_POSITIONS) {
     d->q_pos = malloc((size_t)B * Tq * 4); d->k_pos = malloc((size_t)B * Tk * 4);
-    /* Block-causal like openpi: block index of each key; queries are the last Tq tokens. */
-    for (int b = 0; b < B; ++b)
+    /* Block-causal like openpi: block index of each key; queries are the last Tq tokens, and
+    ** where there are more queries than keys the first ones come before every key (-1). */
+    for (int b = 0; b < B; ++b) {
+      for (int i = 0; i < Tq; ++i) d->q_pos[(size_t)b * Tq + i] = -1;
       for (int j = 0; j < Tk; ++j) {
         int blk = 0, acc = 0;
         for (int i = 0; i < s->nblocks; ++i) { acc += s->blocks[i]; if (j >= acc) blk = i + 1; }
@@ -169,6 +171,7 @@ int tune_data_make(tune_data *d, const tune_shape *s, uint64_t seed, int upload_
         int qi = j - (Tk - Tq);
         if (qi >= 0) d->q_pos[(size_t)b * Tq + qi] = blk;
       }
+    }
   }
   if (p->features & FA_FEAT_SEGMENTS) {
     d->q_seg = malloc((size_t)B * Tq * 4); d->k_seg = malloc((size_t)B * Tk * 4);
