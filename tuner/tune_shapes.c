@@ -47,6 +47,12 @@ int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max) {
     s.hole_lo = 64; s.hole_hi = 129; s.qhole_lo = s.qhole_hi = 0; ADD(s);
     s = mk("tokcausal_300", t, FA_LAYOUT_BSHD, 1, 300, 300, Hq, Hkv, d); /* positions = index */
     s.hole_lo = 290; s.hole_hi = 300; ADD(s);
+    if (g->bwd) {
+      /* More query tiles than a key block keeps bounds for (TABLE_MAX = 256 of 64 rows): the
+      ** 257th takes the per-element mask. With positions the first 16384 queries come before
+      ** every key and see nothing; the last 64 are block-causal against the 64 keys. */
+      s = mk("tokmany_16448x64", t, FA_LAYOUT_BSHD, 1, 16448, 64, Hq, Hkv, d); ADD(s);
+    }
   }
 #undef ADD
   return n;

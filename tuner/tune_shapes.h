@@ -7,6 +7,7 @@
 /* What a variant fixes about the problems it serves. */
 typedef struct tune_sig {
   int d, bf16, g, pos, seg, softcap;
+  int bwd;  /* a backward variant's sweep (a shape more) */
 } tune_sig;
 
 /* The correctness sweep's shapes for variants of signature g: odd lengths,

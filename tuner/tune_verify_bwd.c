@@ -255,7 +255,7 @@ int tune_verify_bwd(fa_context *ctx, fa_gen *gen, const fa_nvrtc *nv, char **key
     tune_sig sig;
     memset(&sig, 0, sizeof sig);
     sig.d = info[i].d; sig.bf16 = !strcmp(info[i].dtype, "bf16"); sig.g = 1;
-    sig.pos = info[i].pos; sig.seg = info[i].seg; sig.softcap = info[i].softcap;
+    sig.pos = info[i].pos; sig.seg = info[i].seg; sig.softcap = info[i].softcap; sig.bwd = 1;
     tune_shape shapes[MAX_SHAPES];
     bcase *cases = calloc(MAX_SHAPES, sizeof *cases);
     const int nc = tune_verify_shapes(&sig, shapes, MAX_SHAPES);
