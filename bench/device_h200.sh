@@ -280,7 +280,7 @@ close_rows() {  # the three d128 rows nearest cuDNN: fa's tuned selection and pe
   done
 }
 smoke() {  # $1: a variant filter; a hang (timeout) ends the call
-  timeout 40 ./build/fa-tune verify --filter "$1" > "$F/smoke.txt" 2>&1
+  timeout ${SMOKE_S:-40} ./build/fa-tune verify --filter "$1" > "$F/smoke.txt" 2>&1
   local rc=$?; stamp "smoke rc=$rc"; tail -1 "$F/smoke.txt"; [ $rc = 124 ] && exit 1
 }
 d128_ab_shapes() {  # the ten d128 shapes of the qs, trace and wfix A/B runs, as --shape flags
@@ -462,7 +462,7 @@ case ${1:-sweep} in
   ptok)
     carried_cache
     since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1_pos_seg "bwd_sm90 w12" 150
+    SMOKE_S=90 checks bwd_sm90_d256_bf16_m64n64_w12_s2_g1_pos_seg "bwd_sm90 w12" 150
     if [ "$nf" = 0 ] && [ "$vrc" = 0 ]; then
       retune_bwd 330
       db=$F/tuning.db; [ -f "$db" ] || db=$F/tuning_partial.db
