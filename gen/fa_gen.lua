@@ -264,6 +264,12 @@ function M.launch(key, arch)
     dtype = v.dtype, pos = v.pos == true, seg = v.seg == true, softcap = v.softcap == true }
 end
 
+-- The GPU's own shared-memory limit for arch (cuDeviceGetAttribute's opt-in
+-- maximum), in place of the table's: variants past it are invalid there.
+function M.set_smem_limit(arch, bytes)
+  if math.type(arch) == "integer" and math.type(bytes) == "integer" and bytes > 0 then S.smem_limit[arch] = bytes end
+end
+
 -- Can variant key serve problem pr (a table from the C side: d, dtype, group,
 -- pos, seg, softcap)? Returns true, or false and the reason.
 function M.fits(key, pr, arch)

@@ -25,8 +25,18 @@ S.features = { "pos", "seg", "softcap" }
 -- segments, whose bounds tables are built once per CTA).
 S.options = { "persist" }
 
--- Shared memory a CTA may use, by compute capability (bytes, opt-in maximum).
-S.smem_limit = { [80] = 166912, [86] = 101376, [87] = 166912, [89] = 101376, [90] = 232448 }
+-- Shared memory a CTA may use, by compute capability (bytes, the opt-in
+-- maximum of the CUDA programming guide's table). A context on a GPU replaces
+-- its arch's entry with the device's own figure (M.set_smem_limit); an arch
+-- not listed gets the smallest, 99 KB, so that its tiles fit every part
+-- (sm_120 GeForce and sm_121 parts have 99 KB, where a d256 tile of 160 KB
+-- would not launch).
+-- S.SM90_SMEM shapes the sm90 variants' text; it never follows the device.
+S.SM90_SMEM = 232448
+S.smem_limit = { [80] = 166912, [86] = 101376, [87] = 166912, [89] = 101376, [90] = S.SM90_SMEM,
+                 [100] = 232448, [103] = 232448, [120] = 101376, [121] = 101376 }
+S.SMEM_LIMIT_UNKNOWN = 101376
+function S.smem_limit_of(arch) return S.smem_limit[arch] or S.SMEM_LIMIT_UNKNOWN end
 S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
 -- Register budget: accumulators per thread, O (MR*d/2) plus S (MR*BN/2),
 -- where MR = BM/(16*warps) row blocks per warp. Measured with ptxas for
@@ -261,7 +271,7 @@ end
 -- (bwd_common.cu: dq_at). d256 m64n64 has no room for the buffers (215 KB
 -- without them).
 function S.bwd_dq_bulk(v)
-  return v.family == "sm90" and bwd_smem_base(v) + 2 * 64 * 64 * 4 <= S.smem_limit[90]
+  return v.family == "sm90" and bwd_smem_base(v) + 2 * 64 * 64 * 4 <= S.SM90_SMEM
 end
 function S.bwd_smem(v)
   return bwd_smem_base(v) + (S.bwd_dq_bulk(v) and 2 * 64 * 64 * 4 or 0)
@@ -315,7 +325,7 @@ end
 -- 1.011-1.072x faster than O from registers (geometric mean 1.043); a second
 -- Q buffer beside it (the next item's Q loaded earlier) made that 1.035.
 function S.sm90_o_buffer(v)
-  return v.persist == true and S.sm90_fwd_smem(v) + v.bm * v.d * 2 <= S.smem_limit[90]
+  return v.persist == true and S.sm90_fwd_smem(v) + v.bm * v.d * 2 <= S.SM90_SMEM
 end
 -- The sm90 forward's shared memory without that buffer: 1024 to align the
 -- swizzled tiles, Q, K and V, 256 for the mbarriers, the tile bounds.
@@ -492,7 +502,7 @@ function S.check_arch(v, arch, fam)
     if fam.max_arch and arch > fam.max_arch then
       return false, ("family %s runs on sm_%da only"):format(v.family, fam.max_arch)
     end
-    local lim = S.smem_limit[arch] or S.smem_limit[80]
+    local lim = S.smem_limit_of(arch)
     local need = S.smem_bytes(v)
     if need > lim then
       return false, ("needs %d bytes of shared memory, sm_%d allows %d"):format(need, arch, lim)

@@ -110,6 +110,18 @@ void fa_gen_close(fa_gen *g) {
   free(g);
 }
 
+void fa_gen_set_smem_limit(fa_gen *g, int arch, int bytes) {
+  if (!g || arch <= 0 || bytes <= 0) return;
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_getglobal(L, "FA_GEN");
+  lua_getfield(L, -1, "set_smem_limit");
+  lua_pushinteger(L, arch);
+  lua_pushinteger(L, bytes);
+  (void)lua_pcall(L, 2, 0, 0); /* on integers it cannot fail, short of memory: the table's figure stays */
+  lua_settop(L, top);
+}
+
 /* Pushes FA_GEN[fn] and returns the stack top before it, for restoring. */
 static int push_fn(lua_State *L, const char *fn) {
   int top = lua_gettop(L);

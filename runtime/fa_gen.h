@@ -37,6 +37,9 @@ void fa_gen_problem_from(const fa_problem *p, fa_gen_problem *out);
 /* Messages go to fa_errmsg(ctx); ctx may be NULL. */
 fa_status fa_gen_open(fa_context *ctx, fa_gen **out);
 void fa_gen_close(fa_gen *gen);
+/* Tells the generator the GPU's shared memory per block (opt-in) for arch, so
+** that variants which would not launch there are invalid. No-op for bytes <= 0. */
+void fa_gen_set_smem_limit(fa_gen *gen, int arch, int bytes);
 
 /* The CUDA source of a variant (malloc'ed). FA_ERR_VARIANT for a bad key. */
 fa_status fa_gen_emit(fa_context *ctx, fa_gen *gen, const char *key, char **src);

@@ -30,6 +30,7 @@ fa_status fa_ctx_gen_lock(fa_context *ctx, fa_gen **gen) {
       pthread_mutex_unlock(&ctx->lock);
       return s;
     }
+    fa_gen_set_smem_limit(ctx->gen, ctx->arch, ctx->smem_optin);
   }
   *gen = ctx->gen;
   return FA_OK;

@@ -231,6 +231,35 @@ int main(void) {
   fa_gen_problem_from(&p, &pr);
   CHECK(fa_gen_choose(NULL, g, &pr, 89, key, sizeof key, why, sizeof why) == FA_OK && !strncmp(key, "fwd_sm80_", 9),
         "sm_89 heuristic: %s (%s)", key, why);
+  /* Parts with 99 KB of shared memory per block (sm_120, sm_121) or an arch
+  ** fa has no figure for get d256 forward tiles that launch there; no d256
+  ** backward tile fits 99 KB yet (the smallest needs 107008 bytes), and the
+  ** choice says so. A GPU's own figure replaces the table's. */
+  fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 4096, 4096, 8, 1, 256);
+  p.causal = 1;
+  p.softcap = 50.f;
+  fa_gen_problem_from(&p, &pr);
+  const int small_arch[] = {120, 121, 130};
+  for (int i = 0; i < 3; ++i)
+    for (int bwd = 0; bwd < 2; ++bwd) {
+      fa_launch_info li = {0};
+      pr.bwd = bwd;
+      fa_status s = fa_gen_choose(NULL, g, &pr, small_arch[i], key, sizeof key, why, sizeof why);
+      if (bwd)
+        CHECK(s == FA_ERR_VARIANT && strstr(fa_errmsg(NULL), "no backward variant fits head_dim 256") &&
+                  strstr(fa_errmsg(NULL), "allows 101376"),
+              "sm_%d d256 bwd: %s", small_arch[i], fa_errmsg(NULL));
+      else
+        CHECK(s == FA_OK && fa_gen_launch(NULL, g, key, small_arch[i], &li) == FA_OK && li.smem <= 101376,
+              "sm_%d d256 fwd fits 99 KB: %s (%d bytes)", small_arch[i], key, li.smem);
+    }
+  bad_key(g, "fwd_sm80_d256_bf16_m64n64_w4_s2_g1_softcap", 120, "sm_120 allows 101376");
+  pr.bwd = 0;
+  fa_gen_set_smem_limit(g, 130, 232448);
+  CHECK(fa_gen_check_key(NULL, g, "fwd_sm80_d256_bf16_m64n64_w4_s2_g1_softcap", 130) == FA_OK,
+        "the device's figure for sm_130 admits a 160 KB tile: %s", fa_errmsg(NULL));
+  fa_gen_set_smem_limit(g, 130, 0);  /* ignored */
+  CHECK(fa_gen_check_key(NULL, g, "fwd_sm80_d256_bf16_m64n64_w4_s2_g1_softcap", 130) == FA_OK, "limit 0 is ignored");
   char *src;
   CHECK(fa_gen_emit_tool(NULL, g, "unfused_bf16", &src) == FA_OK && strstr(src, "fa_unfused"), "tool kernel");
   free(src);

@@ -67,6 +67,9 @@ void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_
 /* The unfused baseline (templates/unfused.cu): load once per dtype, run into d->do_ and d->dlse. */
 struct fa_gen;
 struct fa_nvrtc;
+/* The generator for ctx's GPU: its variants fit the device's shared memory.
+** Messages go to fa_errmsg(NULL). */
+fa_status tune_gen_open(fa_context *ctx, struct fa_gen **gen);
 int tune_unfused_load(struct fa_gen *gen, const struct fa_nvrtc *nv, int arch, int bf16, char *err, size_t n);
 int tune_unfused_run(const tune_data *d);
 

@@ -135,7 +135,7 @@ int tune_cmd_bench(int argc, char **argv) {
   char fwd_filter[512];
   /* Forward variants, or with --mode fwdbwd the backward ones (after the chosen forward). */
   snprintf(fwd_filter, sizeof fwd_filter, "%s %s", bwd ? "bwd_" : "fwd_", filter ? filter : "");
-  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, fwd_filter, ctx->arch, &keys, &nkeys)) {
+  if (tune_gen_open(ctx, &gen) || fa_gen_list(NULL, gen, fwd_filter, ctx->arch, &keys, &nkeys)) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
     return 1;
   }

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fa_ctx.h"
+#include "fa_gen.h"
 #include "fa_int.h"
 #include "tune.h"
 
@@ -237,4 +239,10 @@ void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_
   }
   b->fwd.workspace = (void *)(uintptr_t)*ws;
   b->fwd.workspace_bytes = *bytes;
+}
+
+fa_status tune_gen_open(fa_context *ctx, struct fa_gen **gen) {
+  fa_status s = fa_gen_open(NULL, gen);
+  if (s == FA_OK) fa_gen_set_smem_limit(*gen, ctx->arch, ctx->smem_optin);
+  return s;
 }

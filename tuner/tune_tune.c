@@ -503,7 +503,7 @@ static int tune_device(const tune_opts *po, tune_shape *shapes, int ns, int devi
   int nkeys;
   char **bkeys = NULL;
   int nbkeys = 0;
-  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, "", ctx->arch, &keys, &nkeys) ||
+  if (tune_gen_open(ctx, &gen) || fa_gen_list(NULL, gen, "", ctx->arch, &keys, &nkeys) ||
       fa_gen_list(NULL, gen, "bwd_", ctx->arch, &bkeys, &nbkeys)) {
     fprintf(stderr, "fa-tune: %s\n", fa_errmsg(NULL));
     return 1;

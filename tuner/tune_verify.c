@@ -222,7 +222,7 @@ int tune_cmd_verify(int argc, char **argv) {
   const fa_nvrtc *nv = fa_nvrtc_load(nvwhy, sizeof nvwhy);
   if (!nv) { printf("SKIPPED: verify needs NVRTC for its baseline: %s\n", nvwhy); fa_context_destroy(ctx); return 77; }
   fa_gen *gen;
-  if (fa_gen_open(NULL, &gen) != FA_OK) { fprintf(stderr, "%s\n", fa_errmsg(NULL)); return 1; }
+  if (tune_gen_open(ctx, &gen) != FA_OK) { fprintf(stderr, "%s\n", fa_errmsg(NULL)); return 1; }
   const int arch = ctx->arch;
   char **keys;
   int nkeys;
