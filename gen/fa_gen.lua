@@ -104,49 +104,48 @@ function M.parse(key)
   return v
 end
 
+-- Calls fn with one element of each list, the last list varying fastest.
+local function cross(lists, fn, i, vals)
+  i, vals = i or 1, vals or {}
+  if i > #lists then return fn(table.unpack(vals, 1, #lists)) end
+  for _, x in ipairs(lists[i]) do
+    vals[i] = x
+    cross(lists, fn, i + 1, vals)
+  end
+end
+
+local FAMILIES = { "sm80", "sm90" }
+
 -- The default space, in a fixed order: forward variants, then backward.
 function M.default_space()
   local out = {}
+  local function add(v, fs)
+    for _, f in ipairs(fs) do v[f] = true end
+    return v
+  end
   for _, row in ipairs(S.default) do
-    for _, d in ipairs(row.d) do
-      for _, dt in ipairs(row.dtype) do
-        for _, fam in ipairs({ "sm80", "sm90" }) do
-          for _, t in ipairs(S.fwd_tiles(fam, d)) do
-            for _, g in ipairs(row.g) do
-              for _, fs in ipairs(row.feats) do
-                for _, persist in ipairs(fam == "sm90" and { false, true } or { false }) do
-                  local v = { dir = "fwd", family = fam, d = d, dtype = dt, bm = t[1], bn = t[2],
-                    warps = t[3], stages = 2, g = g, persist = persist or nil }
-                  for _, f in ipairs(fs) do v[f] = true end
-                  -- a tile over a feature set's budget is left out of that row, and
-                  -- the persistent grid where the space does not offer it
-                  if fam == "sm80" or (S.check(v, nil) and (not persist or S.sm90_persist_tile(v))) then
-                    out[#out + 1] = v
-                  end
-                end
-              end
-            end
-          end
+    cross({ row.d, row.dtype, FAMILIES }, function(d, dt, fam)
+      local persists = fam == "sm90" and { false, true } or { false }
+      cross({ S.fwd_tiles(fam, d), row.g, row.feats, persists }, function(t, g, fs, persist)
+        local v = add({ dir = "fwd", family = fam, d = d, dtype = dt, bm = t[1], bn = t[2],
+          warps = t[3], stages = 2, g = g, persist = persist or nil }, fs)
+        -- a tile over a feature set's budget is left out of that row, and
+        -- the persistent grid where the space does not offer it
+        if fam == "sm80" or (S.check(v, nil) and (not persist or S.sm90_persist_tile(v))) then
+          out[#out + 1] = v
         end
-      end
-    end
+      end)
+    end)
   end
   for _, row in ipairs(S.default_bwd) do
-    for _, d in ipairs(row.d) do
-      for _, dt in ipairs(row.dtype) do
-        for _, fam in ipairs({ "sm80", "sm90" }) do
-          for _, t in ipairs(S.bwd_tiles_of(fam, d)) do
-            for _, fs in ipairs(row.feats) do
-              local v = { dir = "bwd", family = fam, d = d, dtype = dt, bm = t[1], bn = t[2],
-                warps = t[3], stages = t[4], g = 1 }
-              for _, f in ipairs(fs) do v[f] = true end
-              -- a tile over a feature set's register budget is left out of that row
-              if S.check(v, nil) then out[#out + 1] = v end
-            end
-          end
-        end
-      end
-    end
+    cross({ row.d, row.dtype, FAMILIES }, function(d, dt, fam)
+      cross({ S.bwd_tiles_of(fam, d), row.feats }, function(t, fs)
+        local v = add({ dir = "bwd", family = fam, d = d, dtype = dt, bm = t[1], bn = t[2],
+          warps = t[3], stages = t[4], g = 1 }, fs)
+        -- a tile over a feature set's register budget is left out of that row
+        if S.check(v, nil) then out[#out + 1] = v end
+      end)
+    end)
   end
   return out
 end
