@@ -76,9 +76,13 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* "sm_90a", "sm_86", "90": the compute capability as 90, 86; 0 if it is not one. */
 static int parse_arch(const char *s) {
   if (!strncmp(s, "sm_", 3)) s += 3;
-  return atoi(s);
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (end == s || (*end && strcmp(end, "a")) || v < 10 || v > 999) return 0;
+  return (int)v;
 }
 
 int tune_cmd_compile(int argc, char **argv) {
@@ -91,6 +95,10 @@ int tune_cmd_compile(int argc, char **argv) {
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
     else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); return 2; }
+  }
+  if (arch < 80) {
+    fprintf(stderr, "fa-tune compile: --arch takes sm_80 or newer (sm_80, sm_86, sm_89, sm_90a, sm_100, sm_120)\n");
+    return 2;
   }
   if (threads < 1) threads = 1;
   if (threads > 64) threads = 64;
