@@ -65,6 +65,11 @@ float tune_time_plan(fa_plan *plan, const fa_fwd_args *a, const fa_bwd_args *b, 
 /* Grows *ws (*bytes) to the plan's backward workspace and points b's workspace at it. */
 void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_bwd_args *b);
 /* The unfused baseline (templates/unfused.cu): load once per dtype, run into d->do_ and d->dlse. */
+/* Numeric options: parse s (the value of opt) inside [lo, hi], or print a
+** usage message naming cmd and return -1 (the caller exits 2). */
+int tune_arg_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
+int tune_arg_num(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+
 struct fa_gen;
 struct fa_nvrtc;
 /* The generator for ctx's GPU: its variants fit the device's shared memory.

@@ -94,9 +94,15 @@ int tune_cmd_bench(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--rep-ms") && i + 1 < argc) rep_ms = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+      if (tune_arg_int("bench", "--device", argv[++i], 0, 1023, &device)) return 2;
+    }
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+      if (tune_arg_int("bench", "--reps", argv[++i], 1, 100000, &reps)) return 2;
+    }
+    else if (!strcmp(argv[i], "--rep-ms") && i + 1 < argc) {
+      if (tune_arg_num("bench", "--rep-ms", argv[++i], 0, 60000, &rep_ms)) return 2;
+    }
     else if (!strcmp(argv[i], "--all")) all = 1;
     else if (!strcmp(argv[i], "--tuned")) tuned = 1;
     else if (!strcmp(argv[i], "--host")) host = 1;
@@ -107,10 +113,7 @@ int tune_cmd_bench(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--deterministic")) det = 1;
     else if (!strcmp(argv[i], "--splits") && i + 1 < argc) {
-      char *end;
-      const long n = strtol(argv[++i], &end, 10);
-      if (*end || n < 0 || n > 64) { fprintf(stderr, "fa-tune bench: --splits takes 0 (fa's choice) to 64\n"); return 2; }
-      splits = (int)n;
+      if (tune_arg_int("bench", "--splits (0: fa's choice)", argv[++i], 0, 64, &splits)) return 2;
     }
     else { fprintf(stderr, "fa-tune bench: unknown argument '%s'\n", argv[i]); return 2; }
   }

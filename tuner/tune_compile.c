@@ -91,7 +91,9 @@ int tune_cmd_compile(int argc, char **argv) {
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = parse_arch(argv[++i]);
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-    else if (!strcmp(argv[i], "-j") && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-j") && i + 1 < argc) {
+      if (tune_arg_int("compile", "-j", argv[++i], 1, 64, &threads)) return 2;
+    }
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
     else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); return 2; }

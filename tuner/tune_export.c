@@ -58,7 +58,9 @@ int tune_cmd_export(int argc, char **argv) {
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
-    else if (!strcmp(argv[i], "--gpu") && i + 1 < argc) device = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--gpu") && i + 1 < argc) {
+      if (tune_arg_int("export", "--gpu", argv[++i], 0, 1023, &device)) return 2;
+    }
     else { fprintf(stderr, "fa-tune export: unknown argument '%s'\n", argv[i]); return 2; }
   }
   if (!out) { fprintf(stderr, "fa-tune export: --out DIR is required\n"); return 2; }

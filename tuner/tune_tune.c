@@ -358,9 +358,19 @@ int tune_cmd_tune(int argc, char **argv) {
   int ns = 0, all_gpus = 0, grid_given = 0;
   for (int i = 0; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--gpu") && v) { all_gpus = !strcmp(v, "auto"); o.device = all_gpus ? 0 : atoi(v); ++i; }
+    if (!strcmp(a, "--gpu") && v) {
+      all_gpus = !strcmp(v, "auto");
+      o.device = 0;
+      if (!all_gpus && tune_arg_int("tune", "--gpu (or auto)", v, 0, 1023, &o.device)) return 2;
+      ++i;
+    }
     else if (!strcmp(a, "--grid") && v) { o.grid = v; grid_given = 1; ++i; }
-    else if (!strcmp(a, "--budget") && v) { o.budget_s = atof(v) * 60; ++i; }
+    else if (!strcmp(a, "--budget") && v) {
+      double min;
+      if (tune_arg_num("tune", "--budget (minutes)", v, 0.01, 1e6, &min)) return 2;
+      o.budget_s = min * 60;
+      ++i;
+    }
     else if (!strcmp(a, "--db") && v) { o.db_path = v; ++i; }
     else if (!strcmp(a, "--ship") && v) { o.ship_path = v; ++i; }
     else if (!strcmp(a, "--dry-run")) o.dry_run = 1;

@@ -202,7 +202,9 @@ int tune_cmd_verify(int argc, char **argv) {
   int device = 0, quiet = 0;
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+      if (tune_arg_int("verify", "--device", argv[++i], 0, 1023, &device)) return 2;
+    }
     else if (!strcmp(argv[i], "--quiet")) quiet = 1;
     else { fprintf(stderr, "fa-tune verify: unknown argument '%s'\n", argv[i]); return 2; }
   }
