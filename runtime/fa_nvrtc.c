@@ -189,9 +189,14 @@ static fa_status compile_fail(fa_context *ctx, const fa_nvrtc *nv, nvrtcResult r
   if (r == NVRTC_ERROR_OUT_OF_MEMORY)
     return fa_err(ctx, FA_ERR_OUT_OF_MEMORY, "NVRTC ran out of memory compiling %s", name);
   size_t len = log ? strlen(log) : 0;
-  return fa_err(ctx, FA_ERR_COMPILE, "%s for %s failed (%s):\n%.*s%s", name, target,
+  /* The usual cause: a GPU newer than this NVRTC. */
+  char hint[160] = "";
+  if (r == NVRTC_ERROR_INVALID_OPTION && log && strstr(log, "gpu-architecture"))
+    snprintf(hint, sizeof hint, "\nNVRTC %d.%d may not know %s; a newer CUDA Toolkit's NVRTC (FA_NVRTC_PATH) would",
+             nv->version / 1000, nv->version % 1000 / 10, target);
+  return fa_err(ctx, FA_ERR_COMPILE, "%s for %s failed (%s):\n%.*s%s%s", name, target,
                 what ? what : "?", NV_LOG_HEAD, log ? log : "",
-                len > NV_LOG_HEAD ? "\n[log truncated]" : "");
+                len > NV_LOG_HEAD ? "\n[log truncated]" : "", hint);
 }
 
 /* Copies the cubin of a compiled program out into malloc'ed memory. */

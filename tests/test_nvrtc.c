@@ -163,6 +163,10 @@ static void compile_broken(const fa_nvrtc *nv) {
   CHECK(fa_nvrtc_compile(NULL, nv, "tiny.cu", TINY, 80, bad, &cubin, &size, NULL) ==
         FA_ERR_COMPILE);
   CHECK(strstr(fa_errmsg(NULL), "no-such-option") != NULL);
+  CHECK(strstr(fa_errmsg(NULL), "may not know") == NULL);
+  /* An architecture this NVRTC does not know: the message says what to do. */
+  CHECK(fa_nvrtc_compile(NULL, nv, "tiny.cu", TINY, 990, NULL, &cubin, &size, NULL) == FA_ERR_COMPILE);
+  CHECK(strstr(fa_errmsg(NULL), "may not know sm_990") && strstr(fa_errmsg(NULL), "FA_NVRTC_PATH"));
 }
 
 static int test_present(void) {
