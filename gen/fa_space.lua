@@ -95,7 +95,7 @@ end
 S.bwd_tiles = {
   [64]  = { {64, 128, 8, 2}, {64, 64, 8, 2}, {64, 64, 4, 2} },
   [128] = { {64, 64, 4, 2}, {64, 64, 8, 2}, {64, 64, 4, 1}, {64, 32, 8, 2} },
-  [256] = { {64, 64, 8, 2}, {64, 32, 8, 2}, {64, 64, 8, 1}, {64, 32, 8, 1} },
+  [256] = { {64, 64, 8, 2}, {64, 32, 8, 2}, {64, 64, 8, 1}, {64, 32, 8, 1}, {64, 16, 4, 1} },
 }
 -- Hopper backward tiles {BM, BN, warps, stages}: two warpgroups (no producer;
 -- cp.async loads), 64 queries per step; BN = 128 gives each warpgroup its own
@@ -176,8 +176,18 @@ function S.sm90_bwd_producer(v) return v.warps == 12 end
 -- (should they fail on the GPU before they are fixed).
 S.SM90_BWD_TOK_PRODUCER = true
 S.SM90_BWD_TOK_PRODUCER_FIRST = false
+-- The d256 m64n16 tile (4 warps, one stage; 16-key dQ tiles) is the one d256
+-- backward that fits 99 KB parts (sm_86, sm_89, sm_120): 86528 bytes, and
+-- 98304 for fa_bwd_dq (with positions or segments 102400, still over). ptxas
+-- (sm_89 and sm_80, 2026-12-05): no spills once its Q/dO copy kept two
+-- swizzle bases (a swizzle per row spilled 56 bytes) and its dQ phase ran one
+-- 64-column chunk at a time. It has not run on a GPU: the built-in choice
+-- skips it until `fa-tune verify` passes with it (it runs on any sm_80+ part).
+S.SM80_BWD_N16_FIRST = false
 function S.bwd_first_choice(v)
-  return S.SM90_BWD_TOK_PRODUCER_FIRST or not (v.family == "sm90" and S.sm90_bwd_producer(v) and (v.pos or v.seg))
+  if v.family == "sm90" and S.sm90_bwd_producer(v) and (v.pos or v.seg) then return S.SM90_BWD_TOK_PRODUCER_FIRST end
+  if v.family == "sm80" and v.bn == 16 then return S.SM80_BWD_N16_FIRST end
+  return true
 end
 -- Whether dQ's bulk reductions stage in the step's dO and Q tiles, where
 -- shared memory has no room for buffers of their own (d256): after phase 2
@@ -204,8 +214,16 @@ function S.bwd_p1w(v)
   return math.min(cw, 32)
 end
 
--- Keys per tile of the deterministic dQ kernel (64 query rows, 4 warps).
-function S.bnq(v) return v.d == 256 and 32 or 64 end
+-- Keys per tile of the deterministic dQ kernel (64 query rows, 4 warps); 16
+-- beside the 16-key d256 tile, whose pair must fit 99 KB parts (98304 bytes).
+function S.bnq(v)
+  if v.d ~= 256 then return 64 end
+  return v.bn == 16 and 16 or 32
+end
+-- fa_bwd_dq's key tiles with position/segment bounds in shared memory (later
+-- ones take the per-element mask): 192 beside the 16-key d256 tile, 3072 keys,
+-- so that with tokens it fits 99 KB (101376 bytes).
+function S.dq_table(v) return S.bnq(v) == 16 and 192 or S.TABLE_MAX end
 
 -- The default space: what fa-tune compiles, verifies and tunes. Rows are
 -- crossed (every d x dtype x tile x g x feature set). GQA packing g > 1 is
@@ -279,7 +297,7 @@ end
 -- fa_bwd_dq: Q, dO (64 rows); K, V double-buffered; key tile bounds.
 function S.bwd_dq_smem(v)
   local tok = v.pos or v.seg
-  return 2 * 64 * v.d * 2 + 4 * S.bnq(v) * v.d * 2 + (tok and S.TABLE_MAX * 16 or 0)
+  return 2 * 64 * v.d * 2 + 4 * S.bnq(v) * v.d * 2 + (tok and S.dq_table(v) * 16 or 0)
 end
 
 function S.threads(v) return v.warps * 32 end
@@ -437,7 +455,7 @@ S.SM90_BWD_ACC_BUDGET = 160
 
 local function check_bwd(v)
   if not has({ 64, 128 }, v.bm) then return false, ("BM %d not in {64,128}"):format(v.bm) end
-  if not has({ 32, 64, 128 }, v.bn) then return false, ("BN %d not in {32,64,128}"):format(v.bn) end
+  if not has({ 16, 32, 64, 128 }, v.bn) then return false, ("BN %d not in {16,32,64,128}"):format(v.bn) end
   if v.bn // 16 > v.warps or v.warps % (v.bn // 16) ~= 0 then
     return false, ("BN %d: its %d row blocks must divide the %d warps"):format(v.bn, v.bn // 16, v.warps)
   end

@@ -8,6 +8,7 @@ constexpr bool HAS_POS = ${HAS_POS};
 constexpr bool HAS_SEG = ${HAS_SEG};
 constexpr bool HAS_SOFTCAP = ${HAS_SOFTCAP};
 constexpr int TABLE_MAX = ${TABLE_MAX}; // tiles whose pos/seg bounds are kept in smem
+constexpr int DQ_TABLE = ${DQ_TABLE};   // fa_bwd_dq's key tiles with bounds in smem (gen/fa_space.lua: dq_table)
 constexpr int BNQ = ${BNQ};        // keys per tile of fa_bwd_dq
 constexpr bool DQ_TILED = ${DQ_TILED};  // dQ accumulator tiled for bulk reductions (dq_at)
 
@@ -310,7 +311,7 @@ extern "C" __global__ void __launch_bounds__(128, 1) fa_bwd_dq(const Params p, c
   TileBounds qb_own;
   if constexpr (HAS_TOK) {
     qb_own = warp_bounds<HAS_POS, HAS_SEG>(p.q_pos + b * p.Tq, p.q_seg + b * p.Tq, pmin, pmax + 1, lane);
-    for (int tt = warp; tt < min(t_hi - t_lo, TABLE_MAX); tt += 4) {
+    for (int tt = warp; tt < min(t_hi - t_lo, DQ_TABLE); tt += 4) {
       const int k0 = (t_lo + tt) * BNQ;
       TileBounds t = warp_bounds<HAS_POS, HAS_SEG>(p.k_pos + b * p.Tk, p.k_seg + b * p.Tk, k0, min(k0 + BNQ, Lk), lane);
       if (lane == 0) ktab[tt] = t;
@@ -323,7 +324,7 @@ extern "C" __global__ void __launch_bounds__(128, 1) fa_bwd_dq(const Params p, c
                       (p.window_right < 0 || k1 <= pmin + off + p.window_right) &&
                       (p.window_left < 0 || k0 >= pmax + off - p.window_left);
     if constexpr (HAS_TOK) {
-      if (t - t_lo >= TABLE_MAX) return 1;
+      if (t - t_lo >= DQ_TABLE) return 1;
       return tok_classify(qb_own, ktab[t - t_lo], full);
     }
     return full ? 2 : 1;

@@ -27,7 +27,7 @@ static_assert(CW1 % P1W == 0 && P1W % 16 == 0, "phase 1 chunks");
 static_assert(BN % 16 == 0 && BN / 16 <= WARPS && WARPS % WN1 == 0, "BN/16 warps must divide the warps");
 static_assert(BM % 64 == 0 && BM / 16 <= WARPS && WARPS % WM3 == 0, "BM: 64 or 128, BM/16 warps must divide the warps");
 static_assert(CW1 % 16 == 0 && DW2 % 16 == 0 && DW3 % 16 == 0 && DW3 % QCW == 0, "warp tiles");
-static_assert(NT % DC == 0 && (BN * DC) % NT == 0 && (BM * DC) % NT == 0 && NT >= 2 * BM && (NT / DC) % 8 == 0,
+static_assert(NT % DC == 0 && (BN * DC) % NT == 0 && (BM * DC) % NT == 0 && NT >= 2 * BM && (NT / DC) % 4 == 0,
               "copy shapes");
 
 // Params, masks and the other backward kernels come from templates/bwd_common.cu.
@@ -95,12 +95,18 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     // One running pointer per tensor (64-bit address arithmetic once per item).
     const u16 *qs = qb + (m0 + lrow) * p.q_ss + lcol * 8, *os = ob + (m0 + lrow) * p.o_ss + lcol * 8;
     const u32 dq0 = sQ + st * BM * ROWB + swz<DC>(lrow, lcol);
+    // Rows lrow + k*LROWS keep lrow's swizzle where LROWS is a multiple of 8.
+    // d256 with 4 warps copies 4 rows per pass: odd passes have the swizzle of
+    // row lrow + 4 (two bases; a swizzle per row spilled 56 bytes).
+    const u32 dq1 = LROWS % 8 == 0 ? dq0 : sQ + st * BM * ROWB + swz<DC>(lrow + LROWS, lcol) - LROWS * ROWB;
 #pragma unroll
     for (int k = 0; k < BM / LROWS; ++k) {
       const bool ok = m0 + lrow + k * LROWS < Lq;
-      // rows lrow + k*LROWS keep lrow's swizzle: LROWS is a multiple of 8
-      cp_async16(dq0 + k * LROWS * ROWB, ok ? qs : qb, ok ? 16 : 0);
-      cp_async16(dq0 + Q2O + k * LROWS * ROWB, ok ? os : ob, ok ? 16 : 0);
+      u32 dst;
+      if constexpr (LROWS % 8 == 0) dst = dq0 + k * LROWS * ROWB;
+      else dst = (k & 1 ? dq1 : dq0) + k * LROWS * ROWB;
+      cp_async16(dst, ok ? qs : qb, ok ? 16 : 0);
+      cp_async16(dst + Q2O, ok ? os : ob, ok ? 16 : 0);
       qs += LROWS * p.q_ss;
       os += LROWS * p.o_ss;
     }
@@ -224,7 +230,8 @@ extern "C" __global__ void __launch_bounds__(NT, 1) fa_bwd_dkdv(const Params p, 
     if (bp.dqacc) {
       float *qrow = bp.dqacc + (((i64)b * p.Hq + h) * p.Tq + m0 + wm3 * 16 + g) * D + wd3 * DW3 + 2 * t4;
       const bool ok0 = m0 + wm3 * 16 + g < Lq, ok1 = m0 + wm3 * 16 + g + 8 < Lq;
-#pragma unroll
+      // d256 on 4 warps has 4 chunks: one at a time (unrolled, 12 bytes of spills).
+#pragma unroll (DW3 / QCW > 2 ? 1 : DW3 / QCW)
       for (int cc = 0; cc < DW3 / QCW; ++cc) {
         float acc[QCW / 8][4];
 #pragma unroll

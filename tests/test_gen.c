@@ -232,9 +232,10 @@ int main(void) {
   CHECK(fa_gen_choose(NULL, g, &pr, 89, key, sizeof key, why, sizeof why) == FA_OK && !strncmp(key, "fwd_sm80_", 9),
         "sm_89 heuristic: %s (%s)", key, why);
   /* Parts with 99 KB of shared memory per block (sm_120, sm_121) or an arch
-  ** fa has no figure for get d256 forward tiles that launch there; no d256
-  ** backward tile fits 99 KB yet (the smallest needs 107008 bytes), and the
-  ** choice says so. A GPU's own figure replaces the table's. */
+  ** fa has no figure for get d256 forward tiles that launch there. The one
+  ** d256 backward tile that fits (m64n16) waits for a GPU run before the
+  ** built-in choice takes it (S.SM80_BWD_N16_FIRST), and the choice says so.
+  ** A GPU's own figure replaces the table's. */
   fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 4096, 4096, 8, 1, 256);
   p.causal = 1;
   p.softcap = 50.f;
@@ -247,13 +248,30 @@ int main(void) {
       fa_status s = fa_gen_choose(NULL, g, &pr, small_arch[i], key, sizeof key, why, sizeof why);
       if (bwd)
         CHECK(s == FA_ERR_VARIANT && strstr(fa_errmsg(NULL), "no backward variant fits head_dim 256") &&
-                  strstr(fa_errmsg(NULL), "allows 101376"),
+                  strstr(fa_errmsg(NULL), "m64n16_w4_s1_g1_softcap: not a first choice"),
               "sm_%d d256 bwd: %s", small_arch[i], fa_errmsg(NULL));
       else
         CHECK(s == FA_OK && fa_gen_launch(NULL, g, key, small_arch[i], &li) == FA_OK && li.smem <= 101376,
               "sm_%d d256 fwd fits 99 KB: %s (%d bytes)", small_arch[i], key, li.smem);
     }
   bad_key(g, "fwd_sm80_d256_bf16_m64n64_w4_s2_g1_softcap", 120, "sm_120 allows 101376");
+  {
+    fa_launch_info li = {0};
+    pr.bwd = 1;
+    CHECK(fa_gen_fits(NULL, g, "bwd_sm80_d256_bf16_m64n16_w4_s1_g1_softcap", &pr, 89) == FA_OK &&
+              fa_gen_launch(NULL, g, "bwd_sm80_d256_bf16_m64n16_w4_s1_g1_softcap", 89, &li) == FA_OK &&
+              li.smem == 86528 && li.smem2 == 98304,
+          "d256 m64n16 backward fits sm_89: %d and %d bytes (%s)", li.smem, li.smem2, fa_errmsg(NULL));
+    /* With positions and segments its dQ kernel keeps 192 key tiles' bounds: 101376 bytes. */
+    fa_problem_init(&p, FA_DTYPE_BF16, FA_LAYOUT_BSHD, 1, 816, 816, 8, 1, 256);
+    p.features = FA_FEAT_POSITIONS | FA_FEAT_SEGMENTS;
+    fa_gen_problem_from(&p, &pr);
+    pr.bwd = 1;
+    CHECK(fa_gen_fits(NULL, g, "bwd_sm80_d256_bf16_m64n16_w4_s1_g1_pos_seg", &pr, 89) == FA_OK &&
+              fa_gen_launch(NULL, g, "bwd_sm80_d256_bf16_m64n16_w4_s1_g1_pos_seg", 89, &li) == FA_OK &&
+              li.smem == 91408 && li.smem2 == 101376,
+          "d256 m64n16 pos_seg backward fits sm_89: %d and %d bytes (%s)", li.smem, li.smem2, fa_errmsg(NULL));
+  }
   pr.bwd = 0;
   fa_gen_set_smem_limit(g, 130, 232448);
   CHECK(fa_gen_check_key(NULL, g, "fwd_sm80_d256_bf16_m64n64_w4_s2_g1_softcap", 130) == FA_OK,
