@@ -52,6 +52,9 @@ int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max) {
       ** 257th takes the per-element mask. With positions the first 16384 queries come before
       ** every key and see nothing; the last 64 are block-causal against the 64 keys. */
       s = mk("tokmany_16448x64", t, FA_LAYOUT_BSHD, 1, 16448, 64, Hq, Hkv, d); ADD(s);
+      /* More key tiles than the d256 m64n16 tile's fa_bwd_dq keeps bounds for (192 of 16
+      ** keys; gen/fa_space.lua: dq_table): from key 3072 on, the per-element mask. */
+      s = mk("tokkeys_64x3100", t, FA_LAYOUT_BSHD, 1, 64, 3100, Hq, Hkv, d); ADD(s);
     }
   }
 #undef ADD
