@@ -473,6 +473,9 @@ case ${1:-sweep} in
       cp "$db" tuning.db
       timeout 60 ./build/tests/test_api gpu > "$F/api_gpu2.txt" 2>&1; stamp "api gpu (re-tuned) rc=$?"; tail -1 "$F/api_gpu2.txt"
     fi ;;
+  pn16)  # the d256 m64n16 backward (the one for 99 KB GPUs, sm80 family): correctness on this GPU
+    timeout 300 ./build/fa-tune verify --filter m64n16 > "$F/verify_n16.txt" 2>&1
+    stamp "verify m64n16 rc=$?"; tail -1 "$F/verify_n16.txt"; grep -c FAIL "$F/verify_n16.txt" ;;
   ptune)
     carried_cache
     retune_bwd 420
