@@ -177,9 +177,9 @@ function S.sm90_bwd_producer(v) return v.warps == 12 end
 S.SM90_BWD_TOK_PRODUCER = true
 S.SM90_BWD_TOK_PRODUCER_FIRST = false
 -- The d256 m64n16 tile (4 warps, one stage; 16-key dQ tiles) is the one d256
--- backward that fits 99 KB parts (sm_86, sm_89, sm_120): 86528 bytes, and
--- 98304 for fa_bwd_dq (with positions or segments 102400, still over). ptxas
--- (sm_89 and sm_80, 2026-12-05): no spills once its Q/dO copy kept two
+-- backward that fits 99 KB parts (sm_86, sm_89, sm_120): 86528 bytes (91408
+-- with tokens), 98304 for fa_bwd_dq (101376 with tokens: S.dq_table). ptxas
+-- (sm_80, sm_89, sm_90a, sm_120, 2026-12-05): no spills once its Q/dO copy kept two
 -- swizzle bases (a swizzle per row spilled 56 bytes) and its dQ phase ran one
 -- 64-column chunk at a time. It has not run on a GPU: the built-in choice
 -- skips it until `fa-tune verify` passes with it (it runs on any sm_80+ part).
