@@ -473,9 +473,15 @@ case ${1:-sweep} in
       cp "$db" tuning.db
       timeout 60 ./build/tests/test_api gpu > "$F/api_gpu2.txt" 2>&1; stamp "api gpu (re-tuned) rc=$?"; tail -1 "$F/api_gpu2.txt"
     fi ;;
-  pn16)  # the d256 m64n16 backward (the one for 99 KB GPUs, sm80 family): correctness on this GPU
-    timeout 300 ./build/fa-tune verify --filter m64n16 > "$F/verify_n16.txt" 2>&1
-    stamp "verify m64n16 rc=$?"; tail -1 "$F/verify_n16.txt"; grep -c FAIL "$F/verify_n16.txt" ;;
+  pn16)  # the 99 KB GPUs' kernels (sm80 family): the d256 m64n16 backward, and every variant with
+          # positions or segments past its bounds table (tokkeys_17x12500; the tables that 99 KB
+          # parts made shorter: fwd_table, dq_table)
+    timeout 240 ./build/fa-tune verify --filter m64n16 > "$F/verify_n16.txt" 2>&1
+    stamp "verify m64n16 rc=$?"; tail -1 "$F/verify_n16.txt"; grep -c FAIL "$F/verify_n16.txt"
+    for w in pos g1_seg g8_seg; do
+      timeout 300 ./build/fa-tune verify --filter "$w" > "$F/verify_tok_$w.txt" 2>&1
+      stamp "verify $w rc=$?"; tail -1 "$F/verify_tok_$w.txt"; grep -c FAIL "$F/verify_tok_$w.txt"
+    done ;;
   ptune)
     carried_cache
     retune_bwd 420

@@ -200,7 +200,7 @@ function M.emit(key)
     D = v.d, BM = v.bm, BN = v.bn, WARPS = v.warps, STAGES = v.stages, G = v.g,
     IS_BF16 = tostring(v.dtype == "bf16"), HAS_POS = tostring(v.pos == true),
     HAS_SEG = tostring(v.seg == true), HAS_SOFTCAP = tostring(v.softcap == true),
-    TABLE_MAX = S.TABLE_MAX, BNQ = S.bnq(v), DQ_TABLE = S.dq_table(v), P1W = v.dir == "bwd" and S.bwd_p1w(v) or 0,
+    TABLE_MAX = v.dir == "fwd" and S.fwd_table(v) or S.TABLE_MAX, BNQ = S.bnq(v), DQ_TABLE = S.dq_table(v), P1W = v.dir == "bwd" and S.bwd_p1w(v) or 0,
     DQ_TILED = tostring(v.dir == "bwd" and (S.bwd_dq_bulk(v) or v.family == "sm90" and S.sm90_bwd_dq_stage(v))),
   }
   if v.family == "sm90" and v.dir == "bwd" then

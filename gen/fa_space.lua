@@ -35,9 +35,27 @@ S.options = { "persist" }
 S.SM90_SMEM = 232448
 S.smem_limit = { [80] = 166912, [86] = 101376, [87] = 166912, [89] = 101376, [90] = S.SM90_SMEM,
                  [100] = 232448, [103] = 232448, [120] = 101376, [121] = 101376 }
-S.SMEM_LIMIT_UNKNOWN = 101376
+-- The least any part fa serves allows: 99 KB (sm_86, sm_89, sm_120, sm_121).
+S.SMEM_SMALL = 101376
+S.SMEM_LIMIT_UNKNOWN = S.SMEM_SMALL
 function S.smem_limit_of(arch) return S.smem_limit[arch] or S.SMEM_LIMIT_UNKNOWN end
 S.TABLE_MAX = 256   -- key tiles whose position/segment bounds a CTA keeps in smem
+-- A bounds table's tiles: TABLE_MAX, or fewer where an sm80 kernel with
+-- positions or segments (base bytes without the table, extra entries beside
+-- it) fits the 99 KB parts only with a shorter one; tiles past a table take
+-- the per-element mask. Without this, those parts had no forward with tokens
+-- at d128 and d256 and no d128 backward with tokens (1040 and 1024 bytes over).
+local function bounds_table(v, base, extra)
+  if v.family ~= "sm80" or not (v.pos or v.seg) then return S.TABLE_MAX end
+  if base + (S.TABLE_MAX + extra) * 16 <= S.SMEM_SMALL then return S.TABLE_MAX end
+  local n = (S.SMEM_SMALL - base) // 16 - extra
+  return n >= 64 and n or S.TABLE_MAX
+end
+-- The sm80 forward's key tiles with bounds (one more entry: the query tile's):
+-- 191 for d128 m128n64 w8 and d256 m64n32 w4 (12224 and 6112 keys).
+function S.fwd_table(v)
+  return bounds_table(v, v.bm * v.d * 2 + 2 * v.stages * v.bn * v.d * 2, 1)
+end
 -- Register budget: accumulators per thread, O (MR*d/2) plus S (MR*BN/2),
 -- where MR = BM/(16*warps) row blocks per warp. Measured with ptxas for
 -- sm_90a (2026-11-25, 255 registers available): 176 fit (d128 MR2 BN48: 234
@@ -221,9 +239,12 @@ function S.bnq(v)
   return v.bn == 16 and 16 or 32
 end
 -- fa_bwd_dq's key tiles with position/segment bounds in shared memory (later
--- ones take the per-element mask): 192 beside the 16-key d256 tile, 3072 keys,
--- so that with tokens it fits 99 KB (101376 bytes).
-function S.dq_table(v) return S.bnq(v) == 16 and 192 or S.TABLE_MAX end
+-- ones take the per-element mask): 192 for the sm80 family's d128 (12288
+-- keys) and beside the 16-key d256 tile (3072 keys), so that with tokens it
+-- fits 99 KB (101376 bytes).
+function S.dq_table(v)
+  return bounds_table(v, 2 * 64 * v.d * 2 + 4 * S.bnq(v) * v.d * 2, 0)
+end
 
 -- The default space: what fa-tune compiles, verifies and tunes. Rows are
 -- crossed (every d x dtype x tile x g x feature set). GQA packing g > 1 is
@@ -259,7 +280,7 @@ function S.smem_bytes(v)
   if v.family == "sm90" then  -- 1024 to align the swizzled tiles, 256 for the mbarriers
     return S.sm90_fwd_smem(v) + (S.sm90_o_buffer(v) and v.bm * v.d * esz or 0)
   end
-  return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.TABLE_MAX + 1) * 16 or 0)
+  return v.bm * v.d * esz + 2 * v.stages * v.bn * v.d * esz + (tok and (S.fwd_table(v) + 1) * 16 or 0)
 end
 
 -- fa_bwd_dkdv's token data: the bounds of the query tiles and the key block,

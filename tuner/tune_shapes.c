@@ -47,14 +47,16 @@ int tune_verify_shapes(const tune_sig *g, tune_shape *out, int max) {
     s.hole_lo = 64; s.hole_hi = 129; s.qhole_lo = s.qhole_hi = 0; ADD(s);
     s = mk("tokcausal_300", t, FA_LAYOUT_BSHD, 1, 300, 300, Hq, Hkv, d); /* positions = index */
     s.hole_lo = 290; s.hole_hi = 300; ADD(s);
+    /* More key tiles than the bounds tables hold (gen/fa_space.lua: fwd_table, dq_table):
+    ** the forward's 256 tiles of 32 or 48 keys and 191 of 64, fa_bwd_dq's 192 of 64 or 16.
+    ** Past them, tiles take the per-element mask; a key hole lies there. */
+    s = mk("tokkeys_17x12500", t, FA_LAYOUT_BSHD, 1, 17, 12500, Hq, Hkv, d);
+    s.hole_lo = 9000; s.hole_hi = 9100; ADD(s);
     if (g->bwd) {
       /* More query tiles than a key block keeps bounds for (TABLE_MAX = 256 of 64 rows): the
       ** 257th takes the per-element mask. With positions the first 16384 queries come before
       ** every key and see nothing; the last 64 are block-causal against the 64 keys. */
       s = mk("tokmany_16448x64", t, FA_LAYOUT_BSHD, 1, 16448, 64, Hq, Hkv, d); ADD(s);
-      /* More key tiles than the d256 m64n16 tile's fa_bwd_dq keeps bounds for (192 of 16
-      ** keys; gen/fa_space.lua: dq_table): from key 3072 on, the per-element mask. */
-      s = mk("tokkeys_64x3100", t, FA_LAYOUT_BSHD, 1, 64, 3100, Hq, Hkv, d); ADD(s);
     }
   }
 #undef ADD
