@@ -204,6 +204,8 @@ FA_API fa_status fa_problem_init(fa_problem *p, fa_dtype dtype, fa_layout layout
 
 /* Validates every field without touching a GPU. ctx may be NULL (the message
 ** then goes to fa_errmsg(NULL)). The message names the field and the reason.
+** Limits: batch <= 2^20, seqlen_q and seqlen_k <= 2^26, heads <= 2^16,
+** windows < 2^30, batch*heads_q*seqlen_q < 2^31, each tensor < 2^62 bytes.
 ** Returns FA_OK or the first failure: FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE,
 ** FA_ERR_SIZE, FA_ERR_HEADS, FA_ERR_HEAD_DIM, FA_ERR_DTYPE, FA_ERR_STRIDE,
 ** FA_ERR_ALIGNMENT, FA_ERR_WINDOW, FA_ERR_SCALE, FA_ERR_OVERFLOW, FA_ERR_FEATURE. */
