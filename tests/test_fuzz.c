@@ -382,9 +382,10 @@ int main(int argc, char **argv) {
   int argi = 1, n = 20000;
   const char *cache = NULL;
   if (argi < argc && strcmp(argv[argi], "cache")) n = atoi(argv[argi++]);
-  if (argi < argc && strcmp(argv[argi], "cache")) rng = strtoull(argv[argi++], NULL, 0) | 1;
+  if (argi < argc && strcmp(argv[argi], "cache")) rng ^= strtoull(argv[argi++], NULL, 0);
+  if (!rng) rng = 1;
   if (argi + 1 < argc && !strcmp(argv[argi], "cache")) cache = argv[argi + 1];
-  printf("test_fuzz: seed 0x%llx\n", (unsigned long long)rng);
+  printf("test_fuzz: state 0x%llx\n", (unsigned long long)rng);
   setenv("FA_NO_DRIVER", "1", 1);
   fuzz_check(n);
   fuzz_select(n / 100);
