@@ -87,19 +87,28 @@ static int parse_arch(const char *s) {
 
 int tune_cmd_compile(int argc, char **argv) {
   const char *filter = "", *out = NULL, *cache = NULL;
-  int arch = 80, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  const char **given = calloc((size_t)argc + 1, sizeof *given);  /* --key: these variants, not the space's */
+  int arch = 80, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), ngiven = 0;
+  if (!given) return 1;
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = parse_arch(argv[++i]);
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+    else if (!strcmp(argv[i], "--key") && i + 1 < argc) given[ngiven++] = argv[++i];
     else if (!strcmp(argv[i], "-j") && i + 1 < argc) {
       if (tune_arg_int("compile", "-j", argv[++i], 1, 64, &threads)) return 2;
     }
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
-    else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); return 2; }
+    else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); free(given); return 2; }
   }
   if (arch < 80) {
     fprintf(stderr, "fa-tune compile: --arch takes sm_80 or newer (sm_80, sm_86, sm_89, sm_90a, sm_100, sm_120)\n");
+    free(given);
+    return 2;
+  }
+  if (ngiven && filter[0]) {
+    fprintf(stderr, "fa-tune compile: --key and --filter exclude each other\n");
+    free(given);
     return 2;
   }
   if (threads < 1) threads = 1;
@@ -110,14 +119,29 @@ int tune_cmd_compile(int argc, char **argv) {
   fa_gen *gen;
   job j;
   memset(&j, 0, sizeof j);
-  if (fa_gen_open(NULL, &gen) || fa_gen_list(NULL, gen, filter, arch, &j.keys, &j.n)) {
+  if (fa_gen_open(NULL, &gen) || (!ngiven && fa_gen_list(NULL, gen, filter, arch, &j.keys, &j.n))) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
+    free(given);
     return 1;
   }
-  /* With no filter, the tools' kernels too (verify's baselines, fa-bench's standard attention). */
+  if (ngiven) {
+    j.keys = calloc((size_t)ngiven + 1, sizeof *j.keys);
+    for (int i = 0; j.keys && i < ngiven; ++i) {
+      if (fa_gen_check_key(NULL, gen, given[i], arch) != FA_OK) {
+        fprintf(stderr, "fa-tune compile: %s\n", fa_errmsg(NULL));
+        fa_gen_free_list(j.keys, j.n);
+        free(given);
+        return 2;
+      }
+      j.keys[j.n++] = strdup(given[i]);
+    }
+  }
+  free(given);
+  if (!j.keys) return 1;
+  /* With no filter or keys, the tools' kernels too (verify's baselines, fa-bench's standard attention). */
   static const char *const tools[] = {"unfused_bf16", "unfused_fp16", "unfusedbwd_bf16", "unfusedbwd_fp16",
                                       "softmax_bf16", "softmax_fp16"};
-  const int ntools = filter[0] ? 0 : (int)(sizeof tools / sizeof *tools), nvar = j.n;
+  const int ntools = filter[0] || ngiven ? 0 : (int)(sizeof tools / sizeof *tools), nvar = j.n;
   char **all = realloc(j.keys, ((size_t)j.n + ntools + 1) * sizeof *all);
   if (!all) return 1;
   j.keys = all;
