@@ -233,10 +233,13 @@ function S.bwd_p1w(v)
 end
 
 -- Keys per tile of the deterministic dQ kernel (64 query rows, 4 warps); 16
--- beside the 16-key d256 tile, whose pair must fit 99 KB parts (98304 bytes).
+-- beside the 16-key d256 tile, whose pair must fit 99 KB parts (98304 bytes),
+-- and in the sm80 family at d256 with tokens and softcap: with 32-key tiles,
+-- positions and softcap, ptxas (sm_80, 2026-12-05) spilled 8 bytes at 254
+-- registers (with 16, 250 and none).
 function S.bnq(v)
   if v.d ~= 256 then return 64 end
-  return v.bn == 16 and 16 or 32
+  return (v.bn == 16 or v.family == "sm80" and v.softcap and (v.pos or v.seg)) and 16 or 32
 end
 -- fa_bwd_dq's key tiles with position/segment bounds in shared memory (later
 -- ones take the per-element mask): 192 for the sm80 family's d128 (12288
