@@ -177,6 +177,32 @@ function M.list(filter, arch)
   return keys
 end
 
+-- Keys the library may serve on arch, containing every word of filter: the
+-- default space's, then every other key the built-in choice returns there
+-- (fp16 with softcap or tokens, GQA packs the space leaves out, tiles for
+-- 99 KB parts), so that fa-tune compile and verify cover what users can get.
+function M.served(filter, arch)
+  local keys, seen = M.list(filter, arch), {}
+  for _, k in ipairs(keys) do seen[k] = true end
+  local words = {}
+  for w in (filter or ""):gmatch("%S+") do words[#words + 1] = w end
+  local off = { false, true }
+  cross({ { "fwd", "bwd" }, S.head_dims, S.dtypes, off, off, off, { 1, 2, 4, 8 }, { 1, 4096 } },
+    function(dir, d, dt, pos, seg, cap, group, tq)
+      local k = M.choose({ dir = dir, d = d, dtype = dt, pos = pos, seg = seg, softcap = cap, group = group,
+        tq = tq, tk = 4096 }, arch)
+      local ok = k and not seen[k]
+      for _, w in ipairs(words) do
+        if ok and not k:find(w, 1, true) then ok = false end
+      end
+      if ok then
+        seen[k] = true
+        keys[#keys + 1] = k
+      end
+    end)
+  return keys
+end
+
 local function fill(text, slots, tname)
   local missing
   local out = text:gsub("%${([%w_]+)}", function(name)

@@ -195,16 +195,17 @@ void fa_gen_free_list(char **keys, int count) {
   free(keys);
 }
 
-fa_status fa_gen_list(fa_context *ctx, fa_gen *g, const char *filter, int arch, char ***keys,
-                      int *count) {
-  if (!g || !keys || !count) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_list: NULL argument");
+/* The keys that the generator's function fn (list, served) returns. */
+static fa_status key_list(fa_context *ctx, fa_gen *g, const char *fn, const char *filter, int arch, char ***keys,
+                          int *count) {
+  if (!g || !keys || !count) return fa_err(ctx, FA_ERR_NULL_ARGUMENT, "fa_gen_%s: NULL argument", fn);
   *keys = NULL;
   *count = 0;
   lua_State *L = g->L;
-  int top = push_fn(L, "list");
+  int top = push_fn(L, fn);
   lua_pushstring(L, filter ? filter : "");
   if (arch > 0) lua_pushinteger(L, arch); else lua_pushnil(L);
-  fa_status s = call(ctx, L, "list", 2, 1);
+  fa_status s = call(ctx, L, fn, 2, 1);
   if (s == FA_OK) {
     int n = (int)luaL_len(L, -1);
     char **out = calloc((size_t)n + 1, sizeof *out);
@@ -220,6 +221,15 @@ fa_status fa_gen_list(fa_context *ctx, fa_gen *g, const char *filter, int arch, 
   }
   lua_settop(L, top);
   return s;
+}
+
+fa_status fa_gen_list(fa_context *ctx, fa_gen *g, const char *filter, int arch, char ***keys, int *count) {
+  return key_list(ctx, g, "list", filter, arch, keys, count);
+}
+
+fa_status fa_gen_list_served(fa_context *ctx, fa_gen *g, const char *filter, int arch, char ***keys, int *count) {
+  if (arch <= 0) return fa_err(ctx, FA_ERR_VARIANT, "fa_gen_list_served needs an arch");
+  return key_list(ctx, g, "served", filter, arch, keys, count);
 }
 
 static int get_int(lua_State *L, int idx, const char *field) {

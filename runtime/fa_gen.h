@@ -56,6 +56,10 @@ fa_status fa_gen_emit_tool(fa_context *ctx, fa_gen *gen, const char *name, char 
 ** filter. *keys is a malloc'ed array of malloc'ed strings; free with fa_gen_free_list. */
 fa_status fa_gen_list(fa_context *ctx, fa_gen *gen, const char *filter, int arch,
                       char ***keys, int *count);
+/* The same, then every other key the built-in choice returns on arch (> 0):
+** what the library may serve there. */
+fa_status fa_gen_list_served(fa_context *ctx, fa_gen *gen, const char *filter, int arch,
+                             char ***keys, int *count);
 void fa_gen_free_list(char **keys, int count);
 
 fa_status fa_gen_launch(fa_context *ctx, fa_gen *gen, const char *key, int arch,

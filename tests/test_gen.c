@@ -49,6 +49,40 @@ int main(void) {
   for (int i = 0; i < n90; ++i) CHECK(strstr(k90[i], "d256") && strstr(k90[i], "softcap"), "filter: %s", k90[i]);
   fa_gen_free_list(k90, n90);
   fa_gen_free_list(k86, n86);
+  /* What the library may serve on an arch: the default space's keys first,
+  ** then the built-in choice's others (fp16 with softcap, for one), each valid there. */
+  {
+    static const int arches[] = {80, 89, 90};
+    for (int a = 0; a < 3; ++a) {
+      char **ks, **kl;
+      int ns = 0, nl = 0, valid = 1;
+      CHECK(fa_gen_list_served(NULL, g, "", arches[a], &ks, &ns) == FA_OK &&
+                fa_gen_list(NULL, g, "", arches[a], &kl, &nl) == FA_OK && ns > nl,
+            "sm_%d serves %d keys, the space has %d", arches[a], ns, nl);
+      for (int i = 0; i < nl && i < ns; ++i) valid &= !strcmp(ks[i], kl[i]);
+      for (int i = 0; i < ns; ++i) valid &= fa_gen_check_key(NULL, g, ks[i], arches[a]) == FA_OK;
+      CHECK(valid, "sm_%d: served keys start with the space's, and all are valid there", arches[a]);
+      fa_problem q;
+      fa_problem_init(&q, FA_DTYPE_FP16, FA_LAYOUT_BSHD, 1, 4096, 4096, 8, 8, 128);
+      q.softcap = 30;
+      fa_gen_problem qr;
+      fa_gen_problem_from(&q, &qr);
+      char ck[160], cw[256];
+      int found = 0;
+      if (fa_gen_choose(NULL, g, &qr, arches[a], ck, sizeof ck, cw, sizeof cw) == FA_OK)
+        for (int i = nl; i < ns; ++i) found |= !strcmp(ks[i], ck);
+      CHECK(found, "sm_%d serves the fp16 softcap choice %s outside the space", arches[a], ck);
+      fa_gen_free_list(ks, ns);
+      fa_gen_free_list(kl, nl);
+    }
+    char **kf;
+    int nf = 0, ok = 1;
+    CHECK(fa_gen_list_served(NULL, g, "fp16 pos", 89, &kf, &nf) == FA_OK && nf > 0, "filtered served list");
+    for (int i = 0; i < nf; ++i) ok &= strstr(kf[i], "fp16") && strstr(kf[i], "pos");
+    CHECK(ok, "served keys match the filter");
+    fa_gen_free_list(kf, nf);
+    CHECK(fa_gen_list_served(NULL, g, "", 0, &kf, &nf) == FA_ERR_VARIANT, "served needs an arch");
+  }
   /* Constraint messages. */
   bad_key(g, "fwd_sm80_d96_bf16_m128n64_w4_s2_g1", 0, "head_dim 96");
   bad_key(g, "fwd_sm80_d128_bf16_m128n64_w4_s2_g1", 0, "registers");

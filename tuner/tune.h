@@ -69,6 +69,8 @@ void tune_bwd_workspace(const fa_plan *plan, CUdeviceptr *ws, size_t *bytes, fa_
 ** usage message naming cmd and return -1 (the caller exits 2). */
 int tune_arg_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
 int tune_arg_num(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* An architecture, "sm_90a", "sm_86" or "86", as 90, 86 (sm_80 or newer). */
+int tune_arg_arch(const char *cmd, const char *opt, const char *s, int *out);
 
 struct fa_gen;
 struct fa_nvrtc;

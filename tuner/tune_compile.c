@@ -1,6 +1,7 @@
 /*
-** tune_compile.c -- `fa-tune compile`: compiles every variant of the default
-** space for an architecture with NVRTC (no GPU needed), in parallel threads,
+** tune_compile.c -- `fa-tune compile`: compiles every variant the library may
+** serve on an architecture (the default space and the built-in choice's other
+** keys: fa_gen_list_served), or given keys, with NVRTC (no GPU needed), in parallel threads,
 ** and reports registers, spills and shared memory. Fails on any compile
 ** error and on any spill.
 */
@@ -76,22 +77,15 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-/* "sm_90a", "sm_86", "90": the compute capability as 90, 86; 0 if it is not one. */
-static int parse_arch(const char *s) {
-  if (!strncmp(s, "sm_", 3)) s += 3;
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (end == s || (*end && strcmp(end, "a")) || v < 10 || v > 999) return 0;
-  return (int)v;
-}
-
 int tune_cmd_compile(int argc, char **argv) {
   const char *filter = "", *out = NULL, *cache = NULL;
   const char **given = calloc((size_t)argc + 1, sizeof *given);  /* --key: these variants, not the space's */
   int arch = 80, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), ngiven = 0;
   if (!given) return 1;
   for (int i = 0; i < argc; ++i) {
-    if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = parse_arch(argv[++i]);
+    if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
+      if (tune_arg_arch("compile", "--arch", argv[++i], &arch)) { free(given); return 2; }
+    }
     else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
     else if (!strcmp(argv[i], "--key") && i + 1 < argc) given[ngiven++] = argv[++i];
     else if (!strcmp(argv[i], "-j") && i + 1 < argc) {
@@ -100,11 +94,6 @@ int tune_cmd_compile(int argc, char **argv) {
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
     else { fprintf(stderr, "fa-tune compile: unknown argument '%s'\n", argv[i]); free(given); return 2; }
-  }
-  if (arch < 80) {
-    fprintf(stderr, "fa-tune compile: --arch takes sm_80 or newer (sm_80, sm_86, sm_89, sm_90a, sm_100, sm_120)\n");
-    free(given);
-    return 2;
   }
   if (ngiven && filter[0]) {
     fprintf(stderr, "fa-tune compile: --key and --filter exclude each other\n");
@@ -119,7 +108,7 @@ int tune_cmd_compile(int argc, char **argv) {
   fa_gen *gen;
   job j;
   memset(&j, 0, sizeof j);
-  if (fa_gen_open(NULL, &gen) || (!ngiven && fa_gen_list(NULL, gen, filter, arch, &j.keys, &j.n))) {
+  if (fa_gen_open(NULL, &gen) || (!ngiven && fa_gen_list_served(NULL, gen, filter, arch, &j.keys, &j.n))) {
     fprintf(stderr, "%s\n", fa_errmsg(NULL));
     free(given);
     return 1;

@@ -1,12 +1,13 @@
 /*
 ** tune_verify.c -- `fa-tune verify`: the correctness sweep on the GPU.
 **
-** Every variant runs the shapes of its signature (tune_shapes.c) on random
-** inputs. Its error against the fp64 reference must be at most twice that
-** of an unfused attention in the same precision on the same GPU, plus a tiny
-** absolute term (FlashAttention's rule). Outputs are poisoned (NaN) first, so
-** an element never written fails; NaN never passes; a second run must be
-** bitwise identical. Each shape runs unsplit and with fa's split-KV choice,
+** Every variant the library may serve on this GPU (fa_gen_list_served) runs
+** the shapes of its signature (tune_shapes.c) on random inputs. Its error
+** against the fp64 reference must be at most twice that of an unfused
+** attention in the same precision on the same GPU, plus a tiny absolute term
+** (FlashAttention's rule). Outputs are poisoned (NaN) first, so an element
+** never written fails; NaN never passes; a second run must be bitwise
+** identical. Each shape runs unsplit and with fa's split-KV choice,
 ** and a persistent variant also on grids of 3 and 5 CTAs, so that its walk
 ** over several rounds per CTA is checked too.
 */
@@ -199,9 +200,13 @@ static int run_fa(fa_context *ctx, const char *key, int splits, unsigned ctas, s
 
 int tune_cmd_verify(int argc, char **argv) {
   const char *filter = "";
-  int device = 0, quiet = 0;
+  int device = 0, quiet = 0, as = 0, space = 0;
   for (int i = 0; i < argc; ++i) {
     if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+    else if (!strcmp(argv[i], "--as") && i + 1 < argc) {
+      if (tune_arg_arch("verify", "--as", argv[++i], &as)) return 2;
+    }
+    else if (!strcmp(argv[i], "--space")) space = 1;
     else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
       if (tune_arg_int("verify", "--device", argv[++i], 0, 1023, &device)) return 2;
     }
@@ -228,7 +233,22 @@ int tune_cmd_verify(int argc, char **argv) {
   const int arch = ctx->arch;
   char **keys;
   int nkeys;
-  if (fa_gen_list(NULL, gen, filter, arch, &keys, &nkeys) != FA_OK) { fprintf(stderr, "%s\n", fa_errmsg(NULL)); return 1; }
+  /* What fa may serve on this GPU, or on another arch (--as: run here, where valid), or the
+  ** default space alone (--space). */
+  const int list_arch = as ? as : arch;
+  if ((space ? fa_gen_list(NULL, gen, filter, list_arch, &keys, &nkeys)
+             : fa_gen_list_served(NULL, gen, filter, list_arch, &keys, &nkeys)) != FA_OK) {
+    fprintf(stderr, "%s\n", fa_errmsg(NULL));
+    return 1;
+  }
+  if (as && as != arch) {
+    int kept = 0;
+    for (int i = 0; i < nkeys; ++i) {
+      if (fa_gen_check_key(NULL, gen, keys[i], arch) == FA_OK) keys[kept++] = keys[i];
+      else { printf("# skipped %s: not valid on this GPU's sm_%d\n", keys[i], arch); free(keys[i]); }
+    }
+    nkeys = kept;
+  }
   /* Group by signature so each reference is computed once. */
   fa_launch_info *info = calloc((size_t)nkeys, sizeof *info);
   int *done = calloc((size_t)nkeys, sizeof *done);
