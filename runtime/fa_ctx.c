@@ -67,12 +67,20 @@ fa_status fa_context_create(const fa_context_options *opt, fa_context **out) {
   if (opt->struct_size != sizeof *opt)
     return fa_err(NULL, FA_ERR_STRUCT_SIZE, "fa_context_options.struct_size is %zu, expected %zu",
                   opt->struct_size, sizeof *opt);
+  const unsigned known = FA_CTX_NO_DISK_CACHE | FA_CTX_NO_TUNING_DB | FA_CTX_NO_NVRTC;
+  if (opt->flags & ~known)
+    return fa_err(NULL, FA_ERR_FEATURE, "fa_context_options.flags (0x%x) has unknown bits 0x%x; known: 0x%x",
+                  opt->flags, opt->flags & ~known, known);
+  /* A compile-only context names its target; a GPU's context takes the GPU's. */
+  if (opt->device == FA_DEVICE_NONE && (opt->arch < 80 || opt->arch > 999))
+    return fa_err(NULL, FA_ERR_UNSUPPORTED, "fa_context_options.arch (%d): fa's kernels need sm_80 or newer "
+                  "(a compile-only context's target, e.g. 80, 89 or 90)", opt->arch);
   fa_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return fa_err(NULL, FA_ERR_OUT_OF_MEMORY, "context");
   pthread_mutex_init(&ctx->lock, NULL);
   ctx->flags = opt->flags;
   ctx->device = opt->device;
-  ctx->arch = opt->arch > 0 ? opt->arch : 80;
+  ctx->arch = opt->arch;
   snprintf(ctx->device_name, sizeof ctx->device_name, "no device (compiling for sm_%d)", ctx->arch);
   if (opt->device != FA_DEVICE_NONE) {
     fa_status s = open_device(ctx, opt->device);

@@ -263,6 +263,19 @@ static void test_cpu(void) {
   fa_context_options_init(&o);
   o.struct_size = 3;
   CHECK(fa_context_create(&o, &ctx) == FA_ERR_STRUCT_SIZE, "bad struct_size");
+  /* Unknown flags, and a compile-only target fa cannot serve, are refused with a reason. */
+  fa_context_options_init(&o);
+  o.device = FA_DEVICE_NONE;
+  o.flags = 0x100u;
+  CHECK(fa_context_create(&o, &ctx) == FA_ERR_FEATURE && !ctx && strstr(fa_errmsg(NULL), "0x100"),
+        "unknown flags: %s", fa_errmsg(NULL));
+  o.flags = 0;
+  const int bad_arch[] = {0, -1, 75, 1000};
+  for (int i = 0; i < 4; ++i) {
+    o.arch = bad_arch[i];
+    CHECK(fa_context_create(&o, &ctx) == FA_ERR_UNSUPPORTED && !ctx && strstr(fa_errmsg(NULL), "sm_80 or newer"),
+          "compile-only arch %d: %s", bad_arch[i], fa_errmsg(NULL));
+  }
   fa_context_destroy(NULL);
   fa_plan_destroy(NULL);
 

@@ -125,8 +125,10 @@ FA_API void fa_context_options_init(fa_context_options *opt);
 /* Creates a context. opt may be NULL for the defaults.
 ** On success *out holds a context the caller must fa_context_destroy().
 ** On failure *out is NULL and fa_errmsg(NULL) says why.
-** Returns FA_OK, FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE, FA_ERR_NO_DEVICE (no
-** driver, no GPU, or no such ordinal), FA_ERR_CUDA, FA_ERR_OUT_OF_MEMORY.
+** Returns FA_OK, FA_ERR_NULL_ARGUMENT, FA_ERR_STRUCT_SIZE, FA_ERR_FEATURE (unknown
+** flags), FA_ERR_UNSUPPORTED (FA_DEVICE_NONE with an arch below 80 or past 999),
+** FA_ERR_NO_DEVICE (no driver, no GPU, a GPU older than sm_80, or no such
+** ordinal), FA_ERR_CUDA, FA_ERR_OUT_OF_MEMORY.
 ** A missing NVRTC or an unusable tuning database is not a failure here: the
 ** context still serves precompiled kernels / heuristic choices, and
 ** fa_context_describe() says what it found. */
