@@ -473,6 +473,30 @@ case ${1:-sweep} in
       cp "$db" tuning.db
       timeout 60 ./build/tests/test_api gpu > "$F/api_gpu2.txt" 2>&1; stamp "api gpu (re-tuned) rc=$?"; tail -1 "$F/api_gpu2.txt"
     fi ;;
+  vall)  # every variant fa may serve on this GPU (the default space and the built-in choice's other
+          # keys, fa_gen_list_served), against the reference; then the API tests
+    [ -d .tune/cache90 ] && carried_cache
+    timeout ${VALL_S:-450} ./build/fa-tune verify > "$F/verify_all.txt" 2>&1
+    stamp "verify all rc=$?"; tail -1 "$F/verify_all.txt"; echo "FAIL lines: $(grep -c FAIL "$F/verify_all.txt")"
+    grep FAIL "$F/verify_all.txt" | head -20
+    timeout 60 ./build/tests/test_api gpu > "$F/api_gpu.txt" 2>&1; stamp "api gpu rc=$?"; tail -1 "$F/api_gpu.txt" ;;
+  v89tok)  # what fa serves an sm_89 (sm80 family; runs here too), then this GPU's backward buckets with
+           # positions or segments re-tuned (the 12-warp producer tiles now among them), and w8 against w12 there
+    timeout 200 ./build/fa-tune verify --as sm_89 > "$F/verify_89.txt" 2>&1
+    stamp "verify --as sm_89 rc=$?"; tail -1 "$F/verify_89.txt"; echo "FAIL lines: $(grep -c FAIL "$F/verify_89.txt")"
+    grep FAIL "$F/verify_89.txt" | head -10
+    gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -o 'H[0-9]*')
+    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    mkdir -p /tmp/tune && cp tuning.db /tmp/tune/user.db
+    python3 -c "import sqlite3; c = sqlite3.connect('/tmp/tune/user.db'); c.execute(\"delete from winners where gpu_id in (select id from gpus where name like '%$gpu%') and bucket_id in (select id from buckets where exact like 'bwd%' and (exact like '%pos%' or exact like '%seg%'))\"); c.commit()"
+    timeout ${TUNE_S:-300} ./build/fa-tune --gpu auto --db /tmp/tune/user.db --ship "$F/tuning.db" > "$F/tune.txt" 2>&1
+    stamp "tune ($gpu) rc=$?"; grep -v "^\[" "$F/tune.txt" | tail -6
+    [ -f "$F/tuning.db" ] || cp /tmp/tune/user.db "$F/tuning_partial.db"
+    db=$F/tuning.db; [ -f "$db" ] || db=$F/tuning_partial.db
+    { python3 bench/bucket_ab.py "$db" --gpu "$gpu" --bucket 'bwd%' --since "$since" \
+        --a '_w8_s2_g1_(pos|seg)' --b '_w12_s2_g1_(pos|seg)'
+      python3 bench/bucket_ab.py "$db" --gpu "$gpu" --bucket 'bwd%' --since "$since" --a '_w8_' --b '_w12_' | tail -1
+    } > "$F/tok.md" 2>&1; cat "$F/tok.md" ;;
   pn16)  # the 99 KB GPUs' kernels (sm80 family, which runs here too): the d256 m64n16 backward,
           # then what fa serves an sm_89 with positions or segments (tables made shorter for 99 KB:
           # fwd_table, dq_table; tokkeys_17x12500 goes past them)
